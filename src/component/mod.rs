@@ -1,0 +1,168 @@
+//! The component entry (wasm32 only, thin): exports `wasi:http/incoming-handler@0.2.0`,
+//! converts the WASI request to `http` types with a streaming body, picks this build's
+//! store, runs [`crate::api::handle`], writes the answer back and logs one line.
+//!
+//! The handler is exported through the `wasi` crate's bindings directly rather than
+//! spin-sdk's `#[http_component]`: the same entry then serves Spin and `wasmtime serve`,
+//! the body can be refused past its limit without being buffered, and no async executor
+//! runs per request. spin-sdk is used only for Spin's SQLite, in the Spin build.
+
+#[cfg(feature = "spin")]
+mod spin_sqlite;
+
+use std::io::{self, Read};
+use std::time::Instant;
+
+use wasi::exports::http::incoming_handler::Guest;
+use wasi::http::types::{
+    Fields, IncomingBody, IncomingRequest, InputStream, Method as WasiMethod, OutgoingBody,
+    OutgoingResponse, ResponseOutparam,
+};
+use wasi::io::streams::StreamError;
+
+use crate::api::{self, Limits};
+
+struct TodoComponent;
+
+wasi::http::proxy::export!(TodoComponent);
+
+impl Guest for TodoComponent {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let started = Instant::now();
+        let request = match into_http_request(request) {
+            Ok(request) => request,
+            Err(message) => {
+                // The host handed us something http cannot represent (a bad method or URI).
+                let problem = crate::problem::Problem::new(http::StatusCode::BAD_REQUEST, message);
+                return send(problem.into_response(), response_out);
+            }
+        };
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let response = api::handle(&host_store(), &Limits::default(), request);
+        let status = response.status().as_u16();
+        send(response, response_out);
+        println!(
+            "{method} {path} {status} {:.3}ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// The Spin build keeps todos in Spin's SQLite database `default`.
+#[cfg(feature = "spin")]
+fn host_store() -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
+    crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
+}
+
+/// The portable build keeps todos in the directory the host preopens at `/data`
+/// (or at `TODO_DATA_DIR`).
+#[cfg(not(feature = "spin"))]
+fn host_store() -> crate::store::dir::DirStore {
+    let root = std::env::var("TODO_DATA_DIR").unwrap_or_else(|_| "/data".to_owned());
+    crate::store::dir::DirStore::new(root)
+}
+
+fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReader>, String> {
+    let method = match request.method() {
+        WasiMethod::Get => http::Method::GET,
+        WasiMethod::Head => http::Method::HEAD,
+        WasiMethod::Post => http::Method::POST,
+        WasiMethod::Put => http::Method::PUT,
+        WasiMethod::Delete => http::Method::DELETE,
+        WasiMethod::Connect => http::Method::CONNECT,
+        WasiMethod::Options => http::Method::OPTIONS,
+        WasiMethod::Trace => http::Method::TRACE,
+        WasiMethod::Patch => http::Method::PATCH,
+        WasiMethod::Other(other) => http::Method::from_bytes(other.as_bytes())
+            .map_err(|_| format!("'{other}' is not an HTTP method."))?,
+    };
+    let uri = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let mut builder = http::Request::builder().method(method).uri(&uri);
+    for (name, value) in request.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    let body = BodyReader::new(request.consume().ok());
+    builder
+        .body(body)
+        .map_err(|error| format!("The request cannot be read: {error}."))
+}
+
+/// The request body as `std::io::Read`, pulled from the host only as far as it is read.
+struct BodyReader {
+    // Field order matters: the stream must be dropped before the body it belongs to.
+    stream: Option<InputStream>,
+    _body: Option<IncomingBody>,
+}
+
+impl BodyReader {
+    fn new(body: Option<IncomingBody>) -> Self {
+        let stream = body.as_ref().and_then(|body| body.stream().ok());
+        Self {
+            stream,
+            _body: body,
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Some(stream) = &self.stream else {
+            return Ok(0);
+        };
+        match stream.blocking_read(buffer.len() as u64) {
+            Ok(chunk) => {
+                buffer[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(error)) => {
+                Err(io::Error::other(error.to_debug_string()))
+            }
+        }
+    }
+}
+
+/// Writes `response` to the host. Failures here mean the client went away; there is
+/// nobody left to tell, so they are only logged.
+fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
+    let (parts, body) = response.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let fields = match Fields::from_list(&headers) {
+        Ok(fields) => fields,
+        Err(error) => {
+            eprintln!("todo-api: response headers refused by the host: {error:?}");
+            Fields::new()
+        }
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    if outgoing.set_status_code(parts.status.as_u16()).is_err() {
+        eprintln!("todo-api: status {} refused by the host", parts.status);
+    }
+    let Ok(outgoing_body) = outgoing.body() else {
+        eprintln!("todo-api: response body unavailable");
+        return;
+    };
+    ResponseOutparam::set(response_out, Ok(outgoing));
+    if let Err(error) = write_body(&outgoing_body, &body) {
+        eprintln!("todo-api: writing the response failed: {error}");
+    }
+    if let Err(error) = OutgoingBody::finish(outgoing_body, None) {
+        eprintln!("todo-api: finishing the response failed: {error:?}");
+    }
+}
+
+fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
+    let stream = body.write().map_err(|()| "no output stream".to_owned())?;
+    // blocking-write-and-flush accepts at most 4096 bytes per call.
+    for chunk in bytes.chunks(4096) {
+        stream
+            .blocking_write_and_flush(chunk)
+            .map_err(|error| format!("{error:?}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! A Todo HTTP API, wire-compatible with the minimal-API Todo sample, shipped as a
+//! WebAssembly component exporting `wasi:http/incoming-handler@0.2.0`.
+//!
+//! Everything but the [`component`] entry is host-independent and tested natively:
+//! - [`todo`]: the domain values and their rules;
+//! - [`api`]: routing, parsing, validation, ETags (an `http::Request` in, a response out);
+//! - [`problem`]: RFC 9457 problem details for every error;
+//! - [`store`]: the store trait, with a SQLite store (Spin) and a directory store
+//!   (`wasmtime serve --dir`).
+
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod problem;
+pub mod store;
+pub mod todo;
+
+// The export macro of the `wasi` bindings expands to `unsafe` ABI glue.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod component;

@@ -1,0 +1,378 @@
+//! The directory store: todos as files under one directory, for hosts whose only durable
+//! storage is a preopened directory (`wasmtime serve --dir DATA::/data`).
+//!
+//! # Layout
+//! ```text
+//! {root}/todos/{id}/{revision}.json   one immutable file per revision of a todo
+//! {root}/tmp/{random}                 staging: every file is written and synced here first
+//! {root}/last-id                      a hint where to start looking for the next free id
+//! ```
+//! A revision file holds the todo's JSON (`{"id":1,"title":"…","dueBy":null,"isComplete":false}`),
+//! or `null` once the todo is deleted. The highest revision is the current one; older ones
+//! are removed after a newer one is in place.
+//!
+//! # Why it is safe with many instances at once, and across crashes
+//! - **Ids.** A new id is claimed by creating its directory, which fails if it exists
+//!   (atomic on the host), so two instances never get the same id. A deleted todo keeps
+//!   its directory (holding the `null` revision), so no id is ever handed out again.
+//! - **Writes are compare-and-swap.** Revision `n + 1` is published by hard-linking a
+//!   fully written and synced staging file to `{n+1}.json`; linking fails if that name
+//!   exists, so of two writers that both read revision `n`, exactly one wins. A writer
+//!   that read a revision so old that `n + 1` was already cleaned up sees a higher
+//!   revision right after linking, withdraws its file and reports a conflict.
+//! - **Crashes.** Readers only ever see complete files: a staging file becomes visible
+//!   under its final name in one step, after its bytes were synced, and the directory is
+//!   synced before the write is acknowledged. A crash leaves at worst a stray staging
+//!   file (never read) or an id directory without revisions (read as absent).
+//!
+//! File names are built only from integers, so no request can name a path.
+
+use std::collections::hash_map::RandomState;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
+use crate::todo::{Todo, TodoFields, TodoId};
+
+/// How many ids past the `last-id` hint to try before listing the directory instead.
+const ID_PROBES: u32 = 64;
+/// How often a reader retries when the revision it found was replaced while it read.
+const READ_RETRIES: u32 = 16;
+
+pub struct DirStore {
+    root: PathBuf,
+}
+
+impl DirStore {
+    /// A store rooted at `root`, which must exist; the layout inside is created on first write.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn todos_dir(&self) -> PathBuf {
+        self.root.join("todos")
+    }
+
+    fn todo_dir(&self, id: TodoId) -> PathBuf {
+        self.todos_dir().join(id.to_string())
+    }
+
+    /// Claims the next free id by creating its directory.
+    fn claim_id(&self) -> StoreResult<TodoId> {
+        let todos = self.todos_dir();
+        let mut candidate = self.read_last_id_hint().unwrap_or(0);
+        let mut probes = 0;
+        loop {
+            candidate = candidate
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Unavailable("ids exhausted".into()))?;
+            if probes == ID_PROBES {
+                // The hint is far behind (or gone): start after the highest id on disk.
+                candidate = self.highest_id()?.map_or(0, TodoId::get) + 1;
+            }
+            probes += 1;
+            let id = TodoId::new(candidate)
+                .ok_or_else(|| StoreError::Unavailable("ids exhausted".into()))?;
+            match fs::create_dir(self.todo_dir(id)) {
+                Ok(()) => {
+                    sync_dir(&todos).map_err(|e| io_error("sync todos directory", &e))?;
+                    return Ok(id);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    fs::create_dir_all(&todos)
+                        .map_err(|e| io_error("create todos directory", &e))?;
+                    candidate -= 1;
+                }
+                Err(e) => return Err(io_error("claim id", &e)),
+            }
+        }
+    }
+
+    fn read_last_id_hint(&self) -> Option<i64> {
+        let text = fs::read_to_string(self.root.join("last-id")).ok()?;
+        text.trim().parse().ok()
+    }
+
+    /// Records the newest id so the next claim starts next to it. Only a hint: losing it
+    /// costs one directory listing, never correctness.
+    fn write_last_id_hint(&self, id: TodoId) {
+        if let Ok(staged) = self.stage(id.to_string().as_bytes(), false) {
+            if fs::rename(&staged, self.root.join("last-id")).is_err() {
+                let _ = fs::remove_file(&staged);
+            }
+        }
+    }
+
+    fn highest_id(&self) -> StoreResult<Option<TodoId>> {
+        Ok(self.all_ids()?.into_iter().max())
+    }
+
+    /// Every id that has a directory, in no particular order.
+    fn all_ids(&self) -> StoreResult<Vec<TodoId>> {
+        let entries = match fs::read_dir(self.todos_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("list todos", &e)),
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("list todos", &e))?;
+            if let Some(id) = entry.file_name().to_str().and_then(TodoId::parse) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Revisions present for `id`, highest first; `None` if the id was never claimed.
+    fn revisions(&self, id: TodoId) -> StoreResult<Option<Vec<u64>>> {
+        let entries = match fs::read_dir(self.todo_dir(id)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("list revisions", &e)),
+        };
+        let mut revisions = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("list revisions", &e))?;
+            if let Some(revision) = entry.file_name().to_str().and_then(parse_revision_name) {
+                revisions.push(revision);
+            }
+        }
+        revisions.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(Some(revisions))
+    }
+
+    /// The current revision of `id` and its content (`None` inside: deleted).
+    fn current(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
+        for _ in 0..READ_RETRIES {
+            let Some(revisions) = self.revisions(id)? else {
+                return Ok(None);
+            };
+            let Some(&revision) = revisions.first() else {
+                // Claimed, but its creator never published revision 1 (it crashed).
+                return Ok(None);
+            };
+            let path = self.todo_dir(id).join(revision_name(revision));
+            match fs::read(&path) {
+                Ok(bytes) => {
+                    let todo: Option<Todo> = parse_record(&bytes).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unreadable record {}", path.display()))
+                    })?;
+                    if todo.as_ref().is_some_and(|todo| todo.id != id) {
+                        return Err(StoreError::Corrupt(format!(
+                            "record {} names another id",
+                            path.display()
+                        )));
+                    }
+                    return Ok(Some((revision, todo)));
+                }
+                // A newer revision replaced this one between listing and reading.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("read todo", &e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "todo {id} kept changing while being read"
+        )))
+    }
+
+    /// Writes `bytes` to a new staging file, synced to disk when `durable`, and returns its path.
+    fn stage(&self, bytes: &[u8], durable: bool) -> io::Result<PathBuf> {
+        let tmp = self.root.join("tmp");
+        let path = tmp.join(format!("{:016x}", random_u64()));
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                fs::create_dir_all(&tmp)?;
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?
+            }
+            other => other?,
+        };
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_all()?;
+        }
+        Ok(path)
+    }
+
+    /// Publishes `record` as revision `revision` of `id`, unless that revision exists or a
+    /// newer one does. Returns whether it was published.
+    fn publish(&self, id: TodoId, revision: u64, record: &Option<Todo>) -> StoreResult<bool> {
+        let bytes = serde_json::to_vec(record)
+            .map_err(|e| StoreError::Corrupt(format!("encode todo {id}: {e}")))?;
+        let staged = self
+            .stage(&bytes, true)
+            .map_err(|e| io_error("write staging file", &e))?;
+        let dir = self.todo_dir(id);
+        let linked = fs::hard_link(&staged, dir.join(revision_name(revision)));
+        let _ = fs::remove_file(&staged);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(io_error("publish revision", &e)),
+        }
+        let revisions = self.revisions(id)?.unwrap_or_default();
+        // Revision 1 lands in a directory its writer just claimed, so it cannot be stale.
+        if revision > 1 && revisions.first().is_some_and(|&newest| newest > revision) {
+            // We wrote on top of a revision that had long been superseded: withdraw.
+            let _ = fs::remove_file(dir.join(revision_name(revision)));
+            return Ok(false);
+        }
+        sync_dir(&dir).map_err(|e| io_error("sync todo directory", &e))?;
+        for old in revisions.into_iter().filter(|&old| old < revision) {
+            let _ = fs::remove_file(dir.join(revision_name(old)));
+        }
+        Ok(true)
+    }
+
+    /// Publishes `record` as the successor of `expected_revision`, if that is still current.
+    fn replace(
+        &self,
+        id: TodoId,
+        expected_revision: u64,
+        record: &Option<Todo>,
+    ) -> StoreResult<Written<u64>> {
+        match self.current(id)? {
+            None | Some((_, None)) => return Ok(Written::NotFound),
+            Some((revision, Some(_))) if revision != expected_revision => {
+                return Ok(Written::Conflict);
+            }
+            Some(_) => {}
+        }
+        let next = expected_revision
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Unavailable(format!("todo {id}: revisions exhausted")))?;
+        if self.publish(id, next, record)? {
+            Ok(Written::Done(next))
+        } else {
+            Ok(Written::Conflict)
+        }
+    }
+}
+
+impl Store for DirStore {
+    fn check_ready(&self) -> StoreResult<()> {
+        match fs::metadata(&self.root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(format!(
+                "{} is not a directory",
+                self.root.display()
+            ))),
+            Err(e) => Err(io_error("open data directory", &e)),
+        }
+    }
+
+    fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
+        let id = self.claim_id()?;
+        let todo = Todo::new(id, fields.clone());
+        let record = Some(todo);
+        if !self.publish(id, 1, &record)? {
+            return Err(StoreError::Unavailable(format!(
+                "todo {id}: revision 1 already taken"
+            )));
+        }
+        self.write_last_id_hint(id);
+        let todo = record.unwrap_or_else(|| unreachable!("record was built as Some above"));
+        Ok(Versioned { todo, revision: 1 })
+    }
+
+    fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
+        Ok(match self.current(id)? {
+            Some((revision, Some(todo))) => Some(Versioned { todo, revision }),
+            _ => None,
+        })
+    }
+
+    fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        let mut ids = self.all_ids()?;
+        ids.sort_unstable();
+        let mut total = 0u64;
+        let mut items = Vec::new();
+        for id in ids {
+            let Some((revision, Some(todo))) = self.current(id)? else {
+                continue;
+            };
+            if query
+                .is_complete
+                .is_some_and(|flag| flag != todo.is_complete)
+            {
+                continue;
+            }
+            if total >= query.offset && (items.len() as u64) < query.limit {
+                items.push(Versioned { todo, revision });
+            }
+            total += 1;
+        }
+        Ok(ListPage { items, total })
+    }
+
+    fn update(
+        &self,
+        id: TodoId,
+        expected_revision: u64,
+        fields: &TodoFields,
+    ) -> StoreResult<Written<Versioned>> {
+        let todo = Todo::new(id, fields.clone());
+        let record = Some(todo);
+        Ok(match self.replace(id, expected_revision, &record)? {
+            Written::Done(revision) => Written::Done(Versioned {
+                todo: record.unwrap_or_else(|| unreachable!("record was built as Some above")),
+                revision,
+            }),
+            Written::NotFound => Written::NotFound,
+            Written::Conflict => Written::Conflict,
+        })
+    }
+
+    fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
+        Ok(match self.replace(id, expected_revision, &None)? {
+            Written::Done(_) => Written::Done(()),
+            Written::NotFound => Written::NotFound,
+            Written::Conflict => Written::Conflict,
+        })
+    }
+}
+
+fn revision_name(revision: u64) -> String {
+    format!("{revision}.json")
+}
+
+fn parse_revision_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn parse_record(bytes: &[u8]) -> Option<Option<Todo>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    match value {
+        serde_json::Value::Null => Some(None),
+        serde_json::Value::Object(map) => {
+            let id = map.get("id")?.as_i64().and_then(TodoId::new)?;
+            let fields = crate::todo::parse_new_todo(&map).ok()?;
+            Some(Some(Todo::new(id, fields)))
+        }
+        _ => None,
+    }
+}
+
+/// Makes the directory's entries (a new name, a removed one) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn random_u64() -> u64 {
+    // RandomState is seeded from the host's randomness (wasi:random in a component).
+    RandomState::new().build_hasher().finish()
+}
+
+fn io_error(action: &str, error: &io::Error) -> StoreError {
+    StoreError::Unavailable(format!("{action}: {error}"))
+}

@@ -1,0 +1,403 @@
+//! The domain: a todo, its parts, and the rules each part obeys.
+//!
+//! Input arrives as JSON objects and is parsed here into values that are valid by
+//! construction (`Title`, `DueDate`, `TodoFields`), so handlers and stores never see an
+//! invalid todo. Wire names are the minimal-API Todo sample's: `id`, `title`, `dueBy`,
+//! `isComplete`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The longest title accepted, in characters (Unicode scalar values).
+pub const MAX_TITLE_CHARS: usize = 500;
+
+/// A todo's id: a positive integer assigned by the store, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TodoId(i64);
+
+impl TodoId {
+    /// Wraps a store-assigned id; `None` unless it is positive.
+    pub fn new(value: i64) -> Option<Self> {
+        (value > 0).then_some(Self(value))
+    }
+
+    /// Parses an id from a URL path segment: decimal digits only, no sign, no leading
+    /// zero, and it must fit an `i64`. Anything else names no todo.
+    pub fn parse(segment: &str) -> Option<Self> {
+        let canonical = !segment.is_empty()
+            && !segment.starts_with('0')
+            && segment.bytes().all(|b| b.is_ascii_digit());
+        if !canonical {
+            return None;
+        }
+        segment.parse::<i64>().ok().and_then(Self::new)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TodoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A title: not blank, at most [`MAX_TITLE_CHARS`] characters. Kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(value: String) -> Result<Self, String> {
+        if value.trim().is_empty() {
+            return Err("The title must not be blank.".into());
+        }
+        let chars = value.chars().count();
+        if chars > MAX_TITLE_CHARS {
+            return Err(format!(
+                "The title must be at most {MAX_TITLE_CHARS} characters long; it has {chars}."
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A calendar date in the ISO 8601 form `YYYY-MM-DD`, years 0001 to 9999.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DueDate(String);
+
+impl DueDate {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let error = || format!("'{value}' is not a date of the form YYYY-MM-DD.");
+        let bytes = value.as_bytes();
+        let shape_ok = bytes.len() == 10
+            && bytes[4] == b'-'
+            && bytes[7] == b'-'
+            && bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+        if !shape_ok {
+            return Err(error());
+        }
+        // The shape check above guarantees ASCII digits at these positions.
+        let number = |range: std::ops::Range<usize>| value[range].parse::<u32>().unwrap_or(0);
+        let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return Err(error()),
+        };
+        if year == 0 || day == 0 || day > days_in_month {
+            return Err(error());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Everything about a todo that a client sets: the stored todo minus its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoFields {
+    pub title: Title,
+    pub is_complete: bool,
+    pub due_by: Option<DueDate>,
+}
+
+/// A stored todo as it goes on the wire. Field order follows the seed sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Todo {
+    pub id: TodoId,
+    pub title: Title,
+    pub due_by: Option<DueDate>,
+    pub is_complete: bool,
+}
+
+impl Todo {
+    pub fn new(id: TodoId, fields: TodoFields) -> Self {
+        Self {
+            id,
+            title: fields.title,
+            due_by: fields.due_by,
+            is_complete: fields.is_complete,
+        }
+    }
+
+    pub fn fields(&self) -> TodoFields {
+        TodoFields {
+            title: self.title.clone(),
+            is_complete: self.is_complete,
+            due_by: self.due_by.clone(),
+        }
+    }
+}
+
+/// Validation messages per wire field name, as RFC 9457 `errors` carries them.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+fn add_error(errors: &mut FieldErrors, field: &str, message: impl Into<String>) {
+    errors
+        .entry(field.to_owned())
+        .or_default()
+        .push(message.into());
+}
+
+/// The body of `POST /todos` and `PUT /todos/{id}`: a whole todo. `title` is required,
+/// `isComplete` defaults to `false`, `dueBy` to `null`; `id` and unknown members are ignored.
+pub fn parse_new_todo(body: &Map<String, Value>) -> Result<TodoFields, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let title = match body.get("title") {
+        None | Some(Value::Null) => {
+            add_error(&mut errors, "title", "The title is required.");
+            None
+        }
+        Some(value) => parse_title(value, &mut errors),
+    };
+    let is_complete = match body.get("isComplete") {
+        None => Some(false),
+        Some(value) => parse_is_complete(value, &mut errors),
+    };
+    let due_by = match body.get("dueBy") {
+        None => Some(None),
+        Some(value) => parse_due_by(value, &mut errors),
+    };
+    match (title, is_complete, due_by) {
+        (Some(title), Some(is_complete), Some(due_by)) if errors.is_empty() => Ok(TodoFields {
+            title,
+            is_complete,
+            due_by,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) body of `PATCH /todos/{id}` to `current`.
+/// Members absent keep their value; `dueBy: null` clears the date; `title` and
+/// `isComplete` cannot be removed. `id` and unknown members are ignored.
+pub fn apply_merge_patch(
+    current: &TodoFields,
+    patch: &Map<String, Value>,
+) -> Result<TodoFields, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut next = current.clone();
+    match patch.get("title") {
+        None => {}
+        Some(Value::Null) => add_error(&mut errors, "title", "The title cannot be removed."),
+        Some(value) => {
+            if let Some(title) = parse_title(value, &mut errors) {
+                next.title = title;
+            }
+        }
+    }
+    match patch.get("isComplete") {
+        None => {}
+        Some(Value::Null) => add_error(
+            &mut errors,
+            "isComplete",
+            "isComplete cannot be removed; send true or false.",
+        ),
+        Some(value) => {
+            if let Some(is_complete) = parse_is_complete(value, &mut errors) {
+                next.is_complete = is_complete;
+            }
+        }
+    }
+    if let Some(value) = patch.get("dueBy") {
+        if let Some(due_by) = parse_due_by(value, &mut errors) {
+            next.due_by = due_by;
+        }
+    }
+    if errors.is_empty() {
+        Ok(next)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_title(value: &Value, errors: &mut FieldErrors) -> Option<Title> {
+    match value {
+        Value::String(text) => Title::parse(text.clone())
+            .map_err(|message| add_error(errors, "title", message))
+            .ok(),
+        _ => {
+            add_error(errors, "title", "The title must be a string.");
+            None
+        }
+    }
+}
+
+fn parse_is_complete(value: &Value, errors: &mut FieldErrors) -> Option<bool> {
+    match value {
+        Value::Bool(flag) => Some(*flag),
+        _ => {
+            add_error(errors, "isComplete", "isComplete must be true or false.");
+            None
+        }
+    }
+}
+
+fn parse_due_by(value: &Value, errors: &mut FieldErrors) -> Option<Option<DueDate>> {
+    match value {
+        Value::Null => Some(None),
+        Value::String(text) => DueDate::parse(text)
+            .map(Some)
+            .map_err(|message| add_error(errors, "dueBy", message))
+            .ok(),
+        _ => {
+            add_error(
+                errors,
+                "dueBy",
+                "dueBy must be a date string (YYYY-MM-DD) or null.",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => panic!("test bodies are objects"),
+        }
+    }
+
+    #[test]
+    fn ids_are_positive_canonical_integers_that_fit() {
+        assert_eq!(TodoId::parse("7").map(TodoId::get), Some(7));
+        assert_eq!(
+            TodoId::parse("9223372036854775807").map(TodoId::get),
+            Some(i64::MAX)
+        );
+        for bad in [
+            "",
+            "0",
+            "007",
+            "-1",
+            "+1",
+            "1.0",
+            "abc",
+            "9223372036854775808",
+            " 1",
+        ] {
+            assert_eq!(TodoId::parse(bad), None, "{bad:?} must not parse");
+        }
+    }
+
+    #[test]
+    fn a_blank_title_is_rejected() {
+        assert!(Title::parse("   \t".into()).is_err());
+        assert!(Title::parse(String::new()).is_err());
+    }
+
+    #[test]
+    fn a_title_longer_than_the_maximum_is_rejected_and_one_at_it_accepted() {
+        assert!(Title::parse("é".repeat(MAX_TITLE_CHARS)).is_ok());
+        assert!(Title::parse("é".repeat(MAX_TITLE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn due_dates_must_be_real_calendar_days() {
+        for good in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {
+            assert!(DueDate::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+            "0000-01-01",
+            "2024-1-01",
+            "2024/01/01",
+            "2024-01-01T00:00:00Z",
+            "２０２４-01-01",
+        ] {
+            assert!(DueDate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_new_todo_defaults_is_complete_and_due_by_and_ignores_id() {
+        let fields = parse_new_todo(&object(json!({"id": 99, "title": "Walk the dog"}))).unwrap();
+        assert_eq!(fields.title.as_str(), "Walk the dog");
+        assert!(!fields.is_complete);
+        assert_eq!(fields.due_by, None);
+    }
+
+    #[test]
+    fn a_new_todo_reports_every_bad_field() {
+        let errors = parse_new_todo(&object(
+            json!({"title": 5, "isComplete": "yes", "dueBy": 3}),
+        ))
+        .unwrap_err();
+        assert_eq!(
+            errors.keys().collect::<Vec<_>>(),
+            ["dueBy", "isComplete", "title"]
+        );
+        let errors = parse_new_todo(&object(json!({}))).unwrap_err();
+        assert!(errors.contains_key("title"));
+    }
+
+    #[test]
+    fn a_merge_patch_changes_only_the_members_it_names() {
+        let current = parse_new_todo(&object(
+            json!({"title": "a", "isComplete": false, "dueBy": "2025-01-01"}),
+        ))
+        .unwrap();
+        let next = apply_merge_patch(&current, &object(json!({"isComplete": true}))).unwrap();
+        assert_eq!(next.title.as_str(), "a");
+        assert!(next.is_complete);
+        assert_eq!(
+            next.due_by.as_ref().map(DueDate::as_str),
+            Some("2025-01-01")
+        );
+        let cleared = apply_merge_patch(&next, &object(json!({"dueBy": null}))).unwrap();
+        assert_eq!(cleared.due_by, None);
+    }
+
+    #[test]
+    fn a_merge_patch_cannot_remove_title_or_is_complete() {
+        let current = parse_new_todo(&object(json!({"title": "a"}))).unwrap();
+        let errors = apply_merge_patch(
+            &current,
+            &object(json!({"title": null, "isComplete": null})),
+        )
+        .unwrap_err();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["isComplete", "title"]);
+    }
+
+    #[test]
+    fn a_todo_serializes_like_the_seed_sample() {
+        let todo = Todo::new(
+            TodoId::new(1).unwrap(),
+            parse_new_todo(&object(json!({"title": "Walk the dog"}))).unwrap(),
+        );
+        assert_eq!(
+            serde_json::to_string(&todo).unwrap(),
+            r#"{"id":1,"title":"Walk the dog","dueBy":null,"isComplete":false}"#
+        );
+    }
+}
