@@ -82,7 +82,7 @@ impl DirStore {
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) if e.kind() == ErrorKind::NotFound => {
-                    fs::create_dir_all(&todos)
+                    create_layout_dir(&todos)
                         .map_err(|e| io_error("create todos directory", &e))?;
                     candidate -= 1;
                 }
@@ -185,7 +185,7 @@ impl DirStore {
         let path = tmp.join(format!("{:016x}", random_u64()));
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                fs::create_dir_all(&tmp)?;
+                create_layout_dir(&tmp)?;
                 OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -360,6 +360,15 @@ fn parse_record(bytes: &[u8]) -> Option<Option<Todo>> {
             Some(Some(Todo::new(id, fields)))
         }
         _ => None,
+    }
+}
+
+/// Creates one directory of the layout inside the root, which must exist: a missing data
+/// directory is a fault to report, not something to recreate.
+fn create_layout_dir(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        other => other,
     }
 }
 

@@ -1,0 +1,63 @@
+//! Keeps `/openapi.json` in step with the route table: every route and method the code
+//! serves is documented, and the document promises nothing the code does not serve.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use todo_api::api::{OPENAPI_JSON, ROUTES};
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[test]
+fn the_document_lists_exactly_the_routes_and_methods_the_api_serves() {
+    let document: Value = serde_json::from_str(OPENAPI_JSON).expect("openapi.json parses");
+    assert_eq!(document["openapi"], "3.1.0");
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|key| METHODS.contains(&key.as_str()))
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .iter()
+                .map(move |method| (path.to_string(), method.as_str().to_ascii_lowercase()))
+        })
+        .collect();
+    assert_eq!(documented, served);
+}
+
+#[test]
+fn every_schema_reference_resolves() {
+    let document: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let mut references = Vec::new();
+    collect_refs(&document, &mut references);
+    assert!(!references.is_empty());
+    for reference in references {
+        let pointer = reference.strip_prefix('#').expect("local reference");
+        assert!(document.pointer(pointer).is_some(), "{reference} resolves");
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                out.push(reference.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}

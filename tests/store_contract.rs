@@ -1,0 +1,363 @@
+//! One contract, both stores: the SQLite store through rusqlite (the very SQL the Spin
+//! build runs) and the directory store on a temporary directory. Every test runs on each.
+
+mod support;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use serde_json::json;
+use tempfile::TempDir;
+use todo_api::store::dir::DirStore;
+use todo_api::store::sqlite::SqliteStore;
+use todo_api::store::{ListQuery, Store, StoreError, Written};
+use todo_api::todo::{TodoFields, TodoId, parse_new_todo};
+
+/// Data on disk that any number of store handles can open, as instances of the component do.
+trait Fixture: Send + Sync + 'static {
+    type Store: Store;
+    fn new() -> Self;
+    fn open(&self) -> Self::Store;
+}
+
+struct Sqlite(TempDir);
+
+impl Fixture for Sqlite {
+    type Store = SqliteStore<support::RusqliteExecutor>;
+    fn new() -> Self {
+        Self(TempDir::new().unwrap())
+    }
+    fn open(&self) -> Self::Store {
+        SqliteStore::new(support::RusqliteExecutor::open(
+            &self.0.path().join("todos.db"),
+        ))
+    }
+}
+
+struct Dir(TempDir);
+
+impl Fixture for Dir {
+    type Store = DirStore;
+    fn new() -> Self {
+        Self(TempDir::new().unwrap())
+    }
+    fn open(&self) -> Self::Store {
+        DirStore::new(self.0.path())
+    }
+}
+
+fn fields(title: &str, is_complete: bool) -> TodoFields {
+    let body = json!({"title": title, "isComplete": is_complete});
+    parse_new_todo(body.as_object().unwrap()).unwrap()
+}
+
+fn id(value: i64) -> TodoId {
+    TodoId::new(value).unwrap()
+}
+
+fn all(store: &impl Store) -> Vec<i64> {
+    let page = store
+        .list(&ListQuery {
+            is_complete: None,
+            offset: 0,
+            limit: u64::MAX,
+        })
+        .unwrap();
+    page.items
+        .iter()
+        .map(|stored| stored.todo.id.get())
+        .collect()
+}
+
+fn new_ids_count_up_from_one_at_revision_one<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    for expected in 1..=3 {
+        let created = store.create(&fields("a", false)).unwrap();
+        assert_eq!(created.todo.id.get(), expected);
+        assert_eq!(created.revision, 1);
+    }
+}
+
+fn a_created_todo_reads_back_and_an_unknown_id_reads_as_absent<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    let body = json!({"title": "Walk the dog", "isComplete": true, "dueBy": "2025-06-30"});
+    let created = store
+        .create(&parse_new_todo(body.as_object().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(store.get(created.todo.id).unwrap(), Some(created));
+    assert_eq!(store.get(id(99)).unwrap(), None);
+}
+
+fn an_update_at_the_current_revision_replaces_the_fields_and_bumps_the_revision<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    let created = store.create(&fields("a", false)).unwrap();
+    let Written::Done(updated) = store
+        .update(created.todo.id, 1, &fields("b", true))
+        .unwrap()
+    else {
+        panic!("update at the current revision must succeed");
+    };
+    assert_eq!(updated.revision, 2);
+    assert_eq!(updated.todo.title.as_str(), "b");
+    assert_eq!(store.get(created.todo.id).unwrap(), Some(updated));
+}
+
+fn an_update_at_a_stale_revision_conflicts_and_changes_nothing<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    let created = store.create(&fields("a", false)).unwrap();
+    store
+        .update(created.todo.id, 1, &fields("b", false))
+        .unwrap();
+    store
+        .update(created.todo.id, 2, &fields("c", false))
+        .unwrap();
+    for stale in [1, 2, 7] {
+        assert_eq!(
+            store
+                .update(created.todo.id, stale, &fields("lost", true))
+                .unwrap(),
+            Written::Conflict
+        );
+    }
+    let current = store.get(created.todo.id).unwrap().unwrap();
+    assert_eq!((current.todo.title.as_str(), current.revision), ("c", 3));
+}
+
+fn writes_to_a_missing_todo_find_nothing<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    assert_eq!(
+        store.update(id(5), 1, &fields("a", false)).unwrap(),
+        Written::NotFound
+    );
+    assert_eq!(store.delete(id(5), 1).unwrap(), Written::NotFound);
+}
+
+fn a_deleted_todo_is_gone_for_reads_and_writes<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    let created = store.create(&fields("a", false)).unwrap();
+    assert_eq!(store.delete(created.todo.id, 2).unwrap(), Written::Conflict);
+    assert_eq!(store.delete(created.todo.id, 1).unwrap(), Written::Done(()));
+    assert_eq!(store.get(created.todo.id).unwrap(), None);
+    assert_eq!(store.delete(created.todo.id, 1).unwrap(), Written::NotFound);
+    assert_eq!(
+        store
+            .update(created.todo.id, 1, &fields("b", false))
+            .unwrap(),
+        Written::NotFound
+    );
+    assert!(all(&store).is_empty());
+}
+
+fn an_id_is_never_reused_even_after_the_newest_todo_is_deleted<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    let newest = store.create(&fields("b", false)).unwrap();
+    store.delete(newest.todo.id, 1).unwrap();
+    // A fresh handle, as the next component instance would open.
+    let next = fixture.open().create(&fields("c", false)).unwrap();
+    assert_eq!(next.todo.id.get(), 3);
+}
+
+fn a_list_filters_pages_and_counts_in_id_order<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    for n in 1..=7 {
+        store.create(&fields(&format!("t{n}"), n % 2 == 0)).unwrap();
+    }
+    store.delete(id(3), 1).unwrap();
+    let page = |is_complete, offset, limit| {
+        let page = store
+            .list(&ListQuery {
+                is_complete,
+                offset,
+                limit,
+            })
+            .unwrap();
+        let ids: Vec<i64> = page.items.iter().map(|s| s.todo.id.get()).collect();
+        (ids, page.total)
+    };
+    assert_eq!(page(None, 0, 100), (vec![1, 2, 4, 5, 6, 7], 6));
+    assert_eq!(page(None, 2, 2), (vec![4, 5], 6));
+    assert_eq!(page(None, 6, 2), (vec![], 6));
+    assert_eq!(page(Some(true), 0, 100), (vec![2, 4, 6], 3));
+    assert_eq!(page(Some(false), 1, 1), (vec![5], 3));
+}
+
+fn data_survives_reopening<F: Fixture>() {
+    let fixture = F::new();
+    let created = fixture.open().create(&fields("kept", false)).unwrap();
+    assert_eq!(fixture.open().get(created.todo.id).unwrap(), Some(created));
+}
+
+fn concurrent_creates_from_many_handles_get_unique_ids<F: Fixture>() {
+    let fixture = Arc::new(F::new());
+    let threads = 8;
+    let per_thread = 10;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (fixture, barrier) = (fixture.clone(), barrier.clone());
+            thread::spawn(move || {
+                let store = fixture.open();
+                barrier.wait();
+                (0..per_thread)
+                    .map(|_| store.create(&fields("x", false)).unwrap().todo.id.get())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|handle| handle.join().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let expected: Vec<i64> = (1..=(threads * per_thread) as i64).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(all(&fixture.open()), expected);
+}
+
+fn of_racing_updates_at_one_revision_exactly_one_wins<F: Fixture>() {
+    let fixture = Arc::new(F::new());
+    let created = fixture.open().create(&fields("a", false)).unwrap();
+    let threads = 8;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|n| {
+            let (fixture, barrier) = (fixture.clone(), barrier.clone());
+            thread::spawn(move || {
+                let store = fixture.open();
+                barrier.wait();
+                let outcome = store
+                    .update(created.todo.id, 1, &fields(&format!("by {n}"), false))
+                    .unwrap();
+                (n, outcome)
+            })
+        })
+        .collect();
+    let winners: Vec<_> = handles
+        .into_iter()
+        .map(|handle| handle.join().unwrap())
+        .filter_map(|(n, outcome)| match outcome {
+            Written::Done(stored) => Some((n, stored)),
+            Written::Conflict => None,
+            Written::NotFound => panic!("the todo exists"),
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one racing update may win");
+    let (winner, stored) = &winners[0];
+    assert_eq!(stored.todo.title.as_str(), format!("by {winner}"));
+    assert_eq!(
+        fixture.open().get(created.todo.id).unwrap().as_ref(),
+        Some(stored)
+    );
+}
+
+fn a_fresh_store_is_ready<F: Fixture>() {
+    let fixture = F::new();
+    assert_eq!(fixture.open().check_ready(), Ok(()));
+}
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(#[test] fn $test() { super::$test::<super::Sqlite>(); })*
+        }
+        mod dir_store {
+            $(#[test] fn $test() { super::$test::<super::Dir>(); })*
+        }
+    };
+}
+
+contract!(
+    new_ids_count_up_from_one_at_revision_one,
+    a_created_todo_reads_back_and_an_unknown_id_reads_as_absent,
+    an_update_at_the_current_revision_replaces_the_fields_and_bumps_the_revision,
+    an_update_at_a_stale_revision_conflicts_and_changes_nothing,
+    writes_to_a_missing_todo_find_nothing,
+    a_deleted_todo_is_gone_for_reads_and_writes,
+    an_id_is_never_reused_even_after_the_newest_todo_is_deleted,
+    a_list_filters_pages_and_counts_in_id_order,
+    data_survives_reopening,
+    concurrent_creates_from_many_handles_get_unique_ids,
+    of_racing_updates_at_one_revision_exactly_one_wins,
+    a_fresh_store_is_ready,
+);
+
+// Store-specific behaviour.
+
+#[test]
+fn the_dir_store_is_unavailable_when_its_directory_is_missing() {
+    let dir = TempDir::new().unwrap();
+    let store = DirStore::new(dir.path().join("missing"));
+    assert!(matches!(
+        store.check_ready(),
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+#[test]
+fn the_dir_store_reports_an_unreadable_record_as_corrupt() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    std::fs::write(fixture.0.path().join("todos/1/1.json"), b"{\"id\":1,\"tit").unwrap();
+    assert!(matches!(store.get(id(1)), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn the_dir_store_ignores_a_claimed_id_whose_writer_never_finished() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    // A writer that crashed after claiming id 2 but before publishing it.
+    std::fs::create_dir(fixture.0.path().join("todos/2")).unwrap();
+    assert_eq!(store.get(id(2)).unwrap(), None);
+    assert_eq!(all(&store), vec![1]);
+    assert_eq!(store.create(&fields("b", false)).unwrap().todo.id.get(), 3);
+}
+
+#[test]
+fn the_dir_store_finds_the_next_id_without_its_hint() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for _ in 0..3 {
+        store.create(&fields("a", false)).unwrap();
+    }
+    std::fs::remove_file(fixture.0.path().join("last-id")).unwrap();
+    assert_eq!(store.create(&fields("b", false)).unwrap().todo.id.get(), 4);
+}
+
+#[test]
+fn the_sqlite_store_creates_its_schema_once_and_records_its_version() {
+    let fixture = Sqlite::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    store.migrate().unwrap();
+    let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+    let versions: i64 = db
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(versions, 1);
+    assert_eq!(all(&store), vec![1]);
+}
+
+#[test]
+fn the_dir_store_does_not_recreate_a_missing_data_directory() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("missing");
+    let store = DirStore::new(&root);
+    assert!(matches!(
+        store.create(&fields("a", false)),
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(!root.exists());
+}

@@ -1,0 +1,221 @@
+//! Test support shared by the integration tests: the real parts they run on.
+//! - [`RusqliteExecutor`]: the SQLite store's executor seam over `rusqlite`, so the native
+//!   tests run the very SQL the Spin build runs;
+//! - [`component`]: builds a component in release mode, once per test binary;
+//! - [`Server`]: a `wasmtime serve` process on a free port, stopped when dropped.
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use todo_api::store::sqlite::{SqlError, SqlExecutor, SqlValue};
+
+/// Runs statements on one rusqlite connection. Writers wait for each other (busy timeout)
+/// as Spin's SQLite does, so several connections can share one database file.
+pub struct RusqliteExecutor {
+    connection: Mutex<rusqlite::Connection>,
+}
+
+impl RusqliteExecutor {
+    pub fn open(path: &Path) -> Self {
+        let connection = rusqlite::Connection::open(path).expect("open SQLite database");
+        connection
+            .busy_timeout(Duration::from_secs(10))
+            .expect("set busy timeout");
+        Self {
+            connection: Mutex::new(connection),
+        }
+    }
+}
+
+impl SqlExecutor for RusqliteExecutor {
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+        let connection = self.connection.lock().expect("connection lock");
+        let fail = |error: rusqlite::Error| SqlError(error.to_string());
+        let mut statement = connection.prepare(sql).map_err(fail)?;
+        let columns = statement.column_count();
+        let params = rusqlite::params_from_iter(params.iter().map(|value| match value {
+            SqlValue::Null => rusqlite::types::Value::Null,
+            SqlValue::Integer(number) => rusqlite::types::Value::Integer(*number),
+            SqlValue::Real(number) => rusqlite::types::Value::Real(*number),
+            SqlValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
+            SqlValue::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
+        }));
+        let mut rows = statement.query(params).map_err(fail)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let mut values = Vec::with_capacity(columns);
+            for index in 0..columns {
+                values.push(match row.get_ref(index).map_err(fail)? {
+                    rusqlite::types::ValueRef::Null => SqlValue::Null,
+                    rusqlite::types::ValueRef::Integer(number) => SqlValue::Integer(number),
+                    rusqlite::types::ValueRef::Real(number) => SqlValue::Real(number),
+                    rusqlite::types::ValueRef::Text(text) => {
+                        SqlValue::Text(String::from_utf8_lossy(text).into_owned())
+                    }
+                    rusqlite::types::ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
+
+/// The two builds of the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// WASI only, data in a directory: what `make serve` runs under `wasmtime serve`.
+    Portable,
+    /// Spin's SQLite: what `spin build` produces.
+    Spin,
+}
+
+impl Build {
+    pub fn target_dir(self) -> PathBuf {
+        let name = match self {
+            Build::Portable => "portable",
+            Build::Spin => "spin",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(name)
+    }
+}
+
+/// Builds `build` in release mode (once per test binary) and returns the component's path.
+pub fn component(build: Build) -> PathBuf {
+    static PORTABLE: OnceLock<PathBuf> = OnceLock::new();
+    static SPIN: OnceLock<PathBuf> = OnceLock::new();
+    let cell = match build {
+        Build::Portable => &PORTABLE,
+        Build::Spin => &SPIN,
+    };
+    cell.get_or_init(|| {
+        let target_dir = build.target_dir();
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target_dir);
+        if build == Build::Spin {
+            command.args(["--features", "spin"]);
+        }
+        let output = command.output().expect("run cargo build");
+        assert!(
+            output.status.success(),
+            "building the {build:?} component failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        target_dir.join("wasm32-wasip2/release/todo_api.wasm")
+    })
+    .clone()
+}
+
+/// The `wasmtime` CLI: `$WASMTIME`, else the one `make` installs under `.tools`, else PATH.
+pub fn wasmtime() -> PathBuf {
+    if let Some(path) = std::env::var_os("WASMTIME") {
+        return PathBuf::from(path);
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/wasmtime");
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("wasmtime")
+    }
+}
+
+/// A `wasmtime serve` process serving the portable component with `data` mounted at
+/// `/data`. Dropping it kills the process.
+pub struct Server {
+    child: Child,
+    log: PathBuf,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Self {
+        let component = component(Build::Portable);
+        let port = free_port();
+        let log = data
+            .parent()
+            .unwrap_or(data)
+            .join(format!("wasmtime-serve-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("create server log");
+        let child = Command::new(wasmtime())
+            .args(["serve", "-S", "cli", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--dir")
+            .arg(format!("{}::/data", data.display()))
+            .arg(&component)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {}: {error}", wasmtime().display()));
+        let mut server = Self {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_until_serving();
+        server
+    }
+
+    fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wasmtime serve exited with {status}:\n{}", self.output());
+            }
+            if let Ok(response) = agent().get(format!("{}/healthz", self.base)).call() {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("wasmtime serve did not start in time:\n{}", self.output());
+    }
+
+    /// What the host printed so far: its own messages and the component's log lines.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("find a free port")
+}
+
+/// An HTTP client that hands back every status as a response instead of an error.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
