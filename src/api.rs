@@ -160,10 +160,10 @@ fn list_todos<S: Store>(store: &S, query: Option<&str>) -> Answer {
     let mut response = json(StatusCode::OK, &todos);
     let headers = response.headers_mut();
     headers.insert("x-total-count", HeaderValue::from(page.total));
-    if let Some(link) = params.link_header(page.total) {
-        if let Ok(value) = HeaderValue::try_from(link) {
-            headers.insert(header::LINK, value);
-        }
+    if let Some(link) = params.link_header(page.total)
+        && let Ok(value) = HeaderValue::try_from(link)
+    {
+        headers.insert(header::LINK, value);
     }
     Ok(response)
 }
@@ -438,7 +438,7 @@ fn etag(revision: u64) -> String {
 }
 
 /// The entity tags a header lists, comma-separated, across all its lines.
-fn listed_tags<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<Vec<&'a str>> {
+fn listed_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<&str>> {
     let mut tags = Vec::new();
     let mut present = false;
     for value in headers.get_all(name) {

@@ -220,10 +220,10 @@ pub fn apply_merge_patch(
             }
         }
     }
-    if let Some(value) = patch.get("dueBy") {
-        if let Some(due_by) = parse_due_by(value, &mut errors) {
-            next.due_by = due_by;
-        }
+    if let Some(value) = patch.get("dueBy")
+        && let Some(due_by) = parse_due_by(value, &mut errors)
+    {
+        next.due_by = due_by;
     }
     if errors.is_empty() {
         Ok(next)

@@ -99,10 +99,10 @@ impl DirStore {
     /// Records the newest id so the next claim starts next to it. Only a hint: losing it
     /// costs one directory listing, never correctness.
     fn write_last_id_hint(&self, id: TodoId) {
-        if let Ok(staged) = self.stage(id.to_string().as_bytes(), false) {
-            if fs::rename(&staged, self.root.join("last-id")).is_err() {
-                let _ = fs::remove_file(&staged);
-            }
+        if let Ok(staged) = self.stage(id.to_string().as_bytes(), false)
+            && fs::rename(&staged, self.root.join("last-id")).is_err()
+        {
+            let _ = fs::remove_file(&staged);
         }
     }
 
@@ -202,8 +202,8 @@ impl DirStore {
 
     /// Publishes `record` as revision `revision` of `id`, unless that revision exists or a
     /// newer one does. Returns whether it was published.
-    fn publish(&self, id: TodoId, revision: u64, record: &Option<Todo>) -> StoreResult<bool> {
-        let bytes = serde_json::to_vec(record)
+    fn publish(&self, id: TodoId, revision: u64, record: Option<&Todo>) -> StoreResult<bool> {
+        let bytes = serde_json::to_vec(&record)
             .map_err(|e| StoreError::Corrupt(format!("encode todo {id}: {e}")))?;
         let staged = self
             .stage(&bytes, true)
@@ -235,7 +235,7 @@ impl DirStore {
         &self,
         id: TodoId,
         expected_revision: u64,
-        record: &Option<Todo>,
+        record: Option<&Todo>,
     ) -> StoreResult<Written<u64>> {
         match self.current(id)? {
             None | Some((_, None)) => return Ok(Written::NotFound),
@@ -270,14 +270,12 @@ impl Store for DirStore {
     fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
         let id = self.claim_id()?;
         let todo = Todo::new(id, fields.clone());
-        let record = Some(todo);
-        if !self.publish(id, 1, &record)? {
+        if !self.publish(id, 1, Some(&todo))? {
             return Err(StoreError::Unavailable(format!(
                 "todo {id}: revision 1 already taken"
             )));
         }
         self.write_last_id_hint(id);
-        let todo = record.unwrap_or_else(|| unreachable!("record was built as Some above"));
         Ok(Versioned { todo, revision: 1 })
     }
 
@@ -318,19 +316,15 @@ impl Store for DirStore {
         fields: &TodoFields,
     ) -> StoreResult<Written<Versioned>> {
         let todo = Todo::new(id, fields.clone());
-        let record = Some(todo);
-        Ok(match self.replace(id, expected_revision, &record)? {
-            Written::Done(revision) => Written::Done(Versioned {
-                todo: record.unwrap_or_else(|| unreachable!("record was built as Some above")),
-                revision,
-            }),
+        Ok(match self.replace(id, expected_revision, Some(&todo))? {
+            Written::Done(revision) => Written::Done(Versioned { todo, revision }),
             Written::NotFound => Written::NotFound,
             Written::Conflict => Written::Conflict,
         })
     }
 
     fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
-        Ok(match self.replace(id, expected_revision, &None)? {
+        Ok(match self.replace(id, expected_revision, None)? {
             Written::Done(_) => Written::Done(()),
             Written::NotFound => Written::NotFound,
             Written::Conflict => Written::Conflict,

@@ -144,6 +144,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path) -> Self {
+        Self::spawn(data, true)
+    }
+
+    /// Serves without preopening any directory: the store is missing. `data` only
+    /// decides where the host's log goes.
+    pub fn start_without_data(data: &Path) -> Self {
+        Self::spawn(data, false)
+    }
+
+    fn spawn(data: &Path, mount: bool) -> Self {
         let component = component(Build::Portable);
         let port = free_port();
         let log = data
@@ -151,11 +161,16 @@ impl Server {
             .unwrap_or(data)
             .join(format!("wasmtime-serve-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create server log");
-        let child = Command::new(wasmtime())
+        let mut command = Command::new(wasmtime());
+        command
             .args(["serve", "-S", "cli", "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--dir")
-            .arg(format!("{}::/data", data.display()))
+            .arg(format!("127.0.0.1:{port}"));
+        if mount {
+            command
+                .arg("--dir")
+                .arg(format!("{}::/data", data.display()));
+        }
+        let child = command
             .arg(&component)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))
@@ -177,10 +192,9 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("wasmtime serve exited with {status}:\n{}", self.output());
             }
-            if let Ok(response) = agent().get(format!("{}/healthz", self.base)).call() {
-                if response.status() == 200 {
-                    return;
-                }
+            let probe = agent().get(format!("{}/healthz", self.base)).call();
+            if probe.is_ok_and(|response| response.status() == 200) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

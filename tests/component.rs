@@ -1,0 +1,414 @@
+//! The real artifacts: both components built in release mode, their imports checked against
+//! the worlds in `wit/`, and the portable one driven over HTTP under `wasmtime serve`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use serde_json::{Value, json};
+use support::{Build, Server, agent, component};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------
+// Imports
+
+/// The interfaces a world in `wit/` imports, fully qualified (`wasi:cli/stdout@0.2.0`).
+fn world_imports(world: &str) -> BTreeSet<String> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit"))
+        .expect("wit/ resolves");
+    let world = resolve
+        .select_world(&[package], Some(world))
+        .expect("world exists");
+    resolve.worlds[world]
+        .imports
+        .keys()
+        .filter_map(|key| match key {
+            wit_parser::WorldKey::Interface(id) => resolve.id_of(*id),
+            wit_parser::WorldKey::Name(_) => None,
+        })
+        .collect()
+}
+
+/// The top-level imports and exports of a component binary.
+fn component_interfaces(path: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let bytes = std::fs::read(path).expect("read component");
+    let (mut imports, mut exports) = (BTreeSet::new(), BTreeSet::new());
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.expect("valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    imports.insert(import.expect("import").name.full_name().into_owned());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
+                for export in reader {
+                    exports.insert(export.expect("export").name.full_name().into_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    (imports, exports)
+}
+
+/// An interface name with its version cut to what a host linker matches on: hosts satisfy
+/// any semver-compatible import (`wasi:cli/stdout@0.2.6` by a host's `@0.2.0`, as
+/// wasmtime's linker does), so `0.x.y` compares as `0.x` and `x.y.z` (x > 0) as `x`.
+fn compatible(name: &str) -> String {
+    let Some((interface, version)) = name.split_once('@') else {
+        return name.to_owned();
+    };
+    let mut parts = version.split('.');
+    let key = match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        (None, _) => String::new(),
+    };
+    format!("{interface}@{key}")
+}
+
+fn assert_within_world(build: Build, world: &str) -> BTreeSet<String> {
+    let (imports, exports) = component_interfaces(&component(build));
+    let allowed: BTreeSet<String> = world_imports(world).iter().map(|n| compatible(n)).collect();
+    let strays: Vec<_> = imports
+        .iter()
+        .filter(|name| !allowed.contains(&compatible(name)))
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "the {build:?} component imports {strays:?}, outside world `{world}`"
+    );
+    assert!(
+        exports
+            .iter()
+            .any(|name| compatible(name) == "wasi:http/incoming-handler@0.2"),
+        "{exports:?}"
+    );
+    imports.iter().map(|name| compatible(name)).collect()
+}
+
+#[test]
+fn the_portable_component_imports_only_wasi() {
+    let imports = assert_within_world(Build::Portable, "portable");
+    assert!(
+        imports.iter().all(|name| name.starts_with("wasi:")),
+        "{imports:?}"
+    );
+    assert!(
+        imports.contains("wasi:filesystem/preopens@0.2"),
+        "{imports:?}"
+    );
+}
+
+#[test]
+fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
+    let imports = assert_within_world(Build::Spin, "spin");
+    assert!(imports.contains("fermyon:spin/sqlite@2"), "{imports:?}");
+    assert!(
+        !imports.contains("wasi:filesystem/preopens@0.2"),
+        "{imports:?}"
+    );
+}
+
+#[test]
+fn versions_compare_as_host_linkers_match_them() {
+    assert_eq!(compatible("wasi:cli/stdout@0.2.6"), "wasi:cli/stdout@0.2");
+    assert_ne!(
+        compatible("wasi:cli/stdout@0.3.0"),
+        compatible("wasi:cli/stdout@0.2.0")
+    );
+    assert_eq!(
+        compatible("fermyon:spin/sqlite@2.0.0"),
+        "fermyon:spin/sqlite@2"
+    );
+    assert_ne!(
+        compatible("spin:sqlite/sqlite@3.0.0"),
+        compatible("spin:sqlite/sqlite@2.0.0")
+    );
+}
+
+#[test]
+fn the_worlds_keep_spin_out_of_the_portable_build() {
+    assert!(
+        world_imports("portable")
+            .iter()
+            .all(|name| name.starts_with("wasi:"))
+    );
+    assert!(world_imports("spin").contains("fermyon:spin/sqlite@2.0.0"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Over HTTP, under wasmtime serve
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn is_problem(&self, status: u16) -> bool {
+        self.status == status
+            && self.header("content-type") == Some("application/problem+json")
+            && self.json()["status"] == status
+    }
+}
+
+fn call(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(server.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(body.to_vec()).expect("request");
+    let mut response = agent()
+        .run(request)
+        .unwrap_or_else(|error| panic!("{method} {path} failed: {error}\n{}", server.output()));
+    Reply {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: response.body_mut().read_to_vec().expect("read body"),
+    }
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn post(server: &Server, body: Value) -> Reply {
+    call(
+        server,
+        "POST",
+        "/todos",
+        &[JSON],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn data_dir() -> (TempDir, std::path::PathBuf) {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    (temp, data)
+}
+
+#[test]
+fn a_client_of_the_seed_sample_works_unchanged() {
+    let (_temp, data) = data_dir();
+    let server = Server::start(&data);
+    let created = post(
+        &server,
+        json!({"title": "Walk the dog", "isComplete": false}),
+    );
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("location"), Some("/todos/1"));
+    let expected = json!({"id": 1, "title": "Walk the dog", "dueBy": null, "isComplete": false});
+    assert_eq!(created.json(), expected);
+    assert_eq!(call(&server, "GET", "/todos/1", &[], b"").json(), expected);
+    assert_eq!(
+        call(&server, "GET", "/todos", &[], b"").json(),
+        json!([expected])
+    );
+    assert!(
+        server.output().contains("POST /todos 201"),
+        "{}",
+        server.output()
+    );
+}
+
+#[test]
+fn the_whole_api_table_answers_over_http() {
+    let (_temp, data) = data_dir();
+    let server = Server::start(&data);
+    for n in 1..=3 {
+        assert_eq!(
+            post(
+                &server,
+                json!({"title": format!("t{n}"), "isComplete": n == 2})
+            )
+            .status,
+            201
+        );
+    }
+    // GET /todos: filter, paging, count, links, bad query.
+    let page = call(
+        &server,
+        "GET",
+        "/todos?isComplete=false&pageSize=1",
+        &[],
+        b"",
+    );
+    assert_eq!(
+        page.json(),
+        json!([{"id": 1, "title": "t1", "dueBy": null, "isComplete": false}])
+    );
+    assert_eq!(page.header("x-total-count"), Some("2"));
+    assert_eq!(
+        page.header("link"),
+        Some("</todos?isComplete=false&page=2&pageSize=1>; rel=\"next\"")
+    );
+    assert!(call(&server, "GET", "/todos?pageSize=5000", &[], b"").is_problem(400));
+    // GET /todos/{id}: ETag and 304, unknown and malformed ids.
+    let one = call(&server, "GET", "/todos/1", &[], b"");
+    let tag = one.header("etag").expect("etag").to_owned();
+    assert_eq!(
+        call(&server, "GET", "/todos/1", &[("if-none-match", &tag)], b"").status,
+        304
+    );
+    assert!(call(&server, "GET", "/todos/99", &[], b"").is_problem(404));
+    assert!(call(&server, "GET", "/todos/x1", &[], b"").is_problem(404));
+    // PUT, PATCH with If-Match, stale tags, DELETE.
+    let put = call(
+        &server,
+        "PUT",
+        "/todos/1",
+        &[JSON, ("if-match", &tag)],
+        br#"{"title":"new","dueBy":"2026-12-24"}"#,
+    );
+    assert_eq!(put.status, 200);
+    assert_eq!(
+        put.json(),
+        json!({"id": 1, "title": "new", "dueBy": "2026-12-24", "isComplete": false})
+    );
+    assert!(
+        call(
+            &server,
+            "PUT",
+            "/todos/1",
+            &[JSON, ("if-match", &tag)],
+            br#"{"title":"lost"}"#
+        )
+        .is_problem(412)
+    );
+    let merge = ("content-type", "application/merge-patch+json");
+    let patched = call(
+        &server,
+        "PATCH",
+        "/todos/1",
+        &[merge],
+        br#"{"dueBy":null,"isComplete":true}"#,
+    );
+    assert_eq!(
+        patched.json(),
+        json!({"id": 1, "title": "new", "dueBy": null, "isComplete": true})
+    );
+    assert!(call(&server, "DELETE", "/todos/1", &[("if-match", &tag)], b"").is_problem(412));
+    let deleted = call(&server, "DELETE", "/todos/1", &[], b"");
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    assert!(call(&server, "GET", "/todos/1", &[], b"").is_problem(404));
+    // Errors: bad JSON, wrong types, wrong content type, too large, wrong method.
+    assert!(call(&server, "POST", "/todos", &[JSON], b"{oops").is_problem(400));
+    assert!(call(&server, "POST", "/todos", &[JSON], b"[]").is_problem(400));
+    assert!(call(&server, "POST", "/todos", &[JSON], br#"{"title":" "}"#).is_problem(400));
+    assert!(
+        call(
+            &server,
+            "POST",
+            "/todos",
+            &[("content-type", "text/plain")],
+            b"x"
+        )
+        .is_problem(415)
+    );
+    let huge = format!("{{\"title\":\"{}\"}}", "x".repeat(100 * 1024));
+    assert!(call(&server, "POST", "/todos", &[JSON], huge.as_bytes()).is_problem(413));
+    let wrong = call(&server, "DELETE", "/todos", &[], b"");
+    assert!(wrong.is_problem(405));
+    assert_eq!(wrong.header("allow"), Some("GET, POST"));
+    assert_eq!(
+        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        Some("2")
+    );
+    // Health, readiness, the document.
+    assert_eq!(call(&server, "GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(call(&server, "GET", "/readyz", &[], b"").status, 200);
+    assert_eq!(
+        call(&server, "GET", "/openapi.json", &[], b"").json()["openapi"],
+        "3.1.0"
+    );
+}
+
+#[test]
+fn todos_survive_a_restart_and_ids_are_not_reused() {
+    let (_temp, data) = data_dir();
+    {
+        let server = Server::start(&data);
+        for title in ["a", "b", "c"] {
+            assert_eq!(post(&server, json!({"title": title})).status, 201);
+        }
+        assert_eq!(call(&server, "DELETE", "/todos/3", &[], b"").status, 204);
+    }
+    let server = Server::start(&data);
+    let titles: Vec<_> = call(&server, "GET", "/todos", &[], b"")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|todo| todo["title"].clone())
+        .collect();
+    assert_eq!(titles, [json!("a"), json!("b")]);
+    assert_eq!(post(&server, json!({"title": "d"})).json()["id"], 4);
+}
+
+#[test]
+fn forty_concurrent_creates_all_succeed_with_unique_ids() {
+    let (_temp, data) = data_dir();
+    let server = Arc::new(Server::start(&data));
+    let clients = 40;
+    let barrier = Arc::new(Barrier::new(clients));
+    let handles: Vec<_> = (0..clients)
+        .map(|n| {
+            let (server, barrier) = (server.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let reply = post(&server, json!({"title": format!("client {n}")}));
+                assert_eq!(
+                    reply.status,
+                    201,
+                    "{}",
+                    String::from_utf8_lossy(&reply.body)
+                );
+                reply.json()["id"].as_i64().expect("id")
+            })
+        })
+        .collect();
+    let mut ids: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=clients as i64).collect::<Vec<_>>());
+    let listed = call(&server, "GET", "/todos", &[], b"");
+    assert_eq!(listed.header("x-total-count"), Some("40"));
+}
+
+#[test]
+fn without_its_data_directory_it_is_live_but_not_ready() {
+    let (_temp, data) = data_dir();
+    let server = Server::start_without_data(&data);
+    assert_eq!(call(&server, "GET", "/healthz", &[], b"").status, 200);
+    assert!(call(&server, "GET", "/readyz", &[], b"").is_problem(503));
+    let refused = post(&server, json!({"title": "a"}));
+    assert!(refused.is_problem(503));
+    assert!(!String::from_utf8_lossy(&refused.body).contains("/data"));
+}
