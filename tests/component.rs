@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use serde_json::{Value, json};
-use support::{Build, Server, agent, component};
+use support::{Build, Reply, Server, agent, component};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------
@@ -148,31 +148,6 @@ fn the_worlds_keep_spin_out_of_the_portable_build() {
 
 // ---------------------------------------------------------------------------------------
 // Over HTTP, under wasmtime serve
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn is_problem(&self, status: u16) -> bool {
-        self.status == status
-            && self.header("content-type") == Some("application/problem+json")
-            && self.json()["status"] == status
-    }
-}
 
 fn call(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut request = http::Request::builder()

@@ -233,3 +233,30 @@ pub fn agent() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// A response as the HTTP tests read it, whichever host answered.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Whether this is an RFC 9457 problem with `status`.
+    pub fn is_problem(&self, status: u16) -> bool {
+        self.status == status
+            && self.header("content-type") == Some("application/problem+json")
+            && self.json()["status"] == status
+    }
+}
