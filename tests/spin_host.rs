@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -170,14 +170,20 @@ struct SpinHost {
 
 impl SpinHost {
     fn new(database: Option<PathBuf>) -> Self {
-        let engine = Engine::new(&Config::new()).expect("engine");
-        let component = Component::from_file(&engine, component(Build::Spin)).expect("compile");
-        let mut linker = Linker::new(&engine);
+        // Compiling the component is the slow part; like Spin, do it once and reuse it.
+        static COMPILED: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = COMPILED.get_or_init(|| {
+            let engine = Engine::new(&Config::new()).expect("engine");
+            let component =
+                Component::from_file(&engine, component(Build::Spin)).expect("compile");
+            (engine, component)
+        });
+        let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("link wasi");
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).expect("link http");
         sqlite::add_to_linker::<Instance, HasSelf<Instance>>(&mut linker, |state| state)
             .expect("link sqlite");
-        let pre = ProxyPre::new(linker.instantiate_pre(&component).expect("instantiate_pre"))
+        let pre = ProxyPre::new(linker.instantiate_pre(component).expect("instantiate_pre"))
             .expect("the component exports wasi:http/incoming-handler");
         Self { pre, database }
     }
