@@ -174,8 +174,7 @@ impl SpinHost {
         static COMPILED: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = COMPILED.get_or_init(|| {
             let engine = Engine::new(&Config::new()).expect("engine");
-            let component =
-                Component::from_file(&engine, component(Build::Spin)).expect("compile");
+            let component = Component::from_file(&engine, component(Build::Spin)).expect("compile");
             (engine, component)
         });
         let mut linker = Linker::new(engine);
