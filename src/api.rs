@@ -570,7 +570,7 @@ fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> Proble
 
 /// Maps a store failure to its answer and logs the cause, which the client never sees.
 fn store_problem(error: StoreError) -> Problem {
-    eprintln!("todo-api: {error}");
+    crate::log::error(format_args!("{error}"));
     match error {
         StoreError::Unavailable(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

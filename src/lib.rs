@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+mod log;
 pub mod problem;
 pub mod store;
 pub mod todo;

@@ -10,7 +10,7 @@
 #[cfg(feature = "spin")]
 mod spin_sqlite;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use wasi::exports::http::incoming_handler::Guest;
@@ -21,6 +21,7 @@ use wasi::http::types::{
 use wasi::io::streams::StreamError;
 
 use crate::api::{self, Limits};
+use crate::log;
 
 struct TodoComponent;
 
@@ -42,7 +43,9 @@ impl Guest for TodoComponent {
         let response = api::handle(&host_store(), &Limits::default(), request);
         let status = response.status().as_u16();
         send(response, response_out);
-        println!(
+        // The request log line; like every log write here, it never panics.
+        let _ = writeln!(
+            io::stdout(),
             "{method} {path} {status} {:.3}ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -135,24 +138,26 @@ fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
     let fields = match Fields::from_list(&headers) {
         Ok(fields) => fields,
         Err(error) => {
-            eprintln!("todo-api: response headers refused by the host: {error:?}");
+            log::error(format_args!(
+                "response headers refused by the host: {error:?}"
+            ));
             Fields::new()
         }
     };
     let outgoing = OutgoingResponse::new(fields);
     if outgoing.set_status_code(parts.status.as_u16()).is_err() {
-        eprintln!("todo-api: status {} refused by the host", parts.status);
+        log::error(format_args!("status {} refused by the host", parts.status));
     }
     let Ok(outgoing_body) = outgoing.body() else {
-        eprintln!("todo-api: response body unavailable");
+        log::error(format_args!("response body unavailable"));
         return;
     };
     ResponseOutparam::set(response_out, Ok(outgoing));
     if let Err(error) = write_body(&outgoing_body, &body) {
-        eprintln!("todo-api: writing the response failed: {error}");
+        log::error(format_args!("writing the response failed: {error}"));
     }
     if let Err(error) = OutgoingBody::finish(outgoing_body, None) {
-        eprintln!("todo-api: finishing the response failed: {error:?}");
+        log::error(format_args!("finishing the response failed: {error:?}"));
     }
 }
 
