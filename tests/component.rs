@@ -387,3 +387,42 @@ fn without_its_data_directory_it_is_live_but_not_ready() {
     assert!(refused.is_problem(503));
     assert!(!String::from_utf8_lossy(&refused.body).contains("/data"));
 }
+
+#[test]
+fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land() {
+    let (_temp, data) = data_dir();
+    let server = Arc::new(Server::start(&data));
+    assert_eq!(post(&server, json!({"title": "shared"})).status, 201);
+    let race = |clients: usize, if_match: Option<&'static str>| {
+        let barrier = Arc::new(Barrier::new(clients));
+        let handles: Vec<_> = (0..clients)
+            .map(|n| {
+                let (server, barrier) = (server.clone(), barrier.clone());
+                thread::spawn(move || {
+                    let mut headers = vec![JSON];
+                    headers.extend(if_match.map(|tag| ("if-match", tag)));
+                    let body = json!({"title": format!("by {n}")}).to_string();
+                    barrier.wait();
+                    call(&server, "PUT", "/todos/1", &headers, body.as_bytes()).status
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        statuses.sort_unstable();
+        statuses
+    };
+    // All read revision 1 and ask for it: one wins, the others are told their tag is stale.
+    let mut expected = vec![412; 7];
+    expected.insert(0, 200);
+    assert_eq!(race(8, Some("\"1\"")), expected);
+    assert_eq!(
+        call(&server, "GET", "/todos/1", &[], b"").header("etag"),
+        Some("\"2\"")
+    );
+    // Without If-Match every write lands, each on top of the one before: none is lost.
+    assert_eq!(race(8, None), vec![200; 8], "{}", server.output());
+    assert_eq!(
+        call(&server, "GET", "/todos/1", &[], b"").header("etag"),
+        Some("\"10\"")
+    );
+}

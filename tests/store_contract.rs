@@ -361,3 +361,24 @@ fn the_dir_store_does_not_recreate_a_missing_data_directory() {
     ));
     assert!(!root.exists());
 }
+
+#[test]
+fn the_dir_store_empties_superseded_revisions_but_keeps_their_names() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    store.update(id(1), 1, &fields("b", false)).unwrap();
+    store.update(id(1), 2, &fields("c", false)).unwrap();
+    let dir = fixture.0.path().join("todos/1");
+    let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
+    assert_eq!((size("1.json"), size("2.json")), (0, 0));
+    assert!(size("3.json") > 0);
+    // The names stay taken: a writer still holding revision 1 or 2 cannot publish.
+    for stale in [1, 2] {
+        assert_eq!(
+            store.update(id(1), stale, &fields("late", false)).unwrap(),
+            Written::Conflict
+        );
+    }
+    assert_eq!(store.get(id(1)).unwrap().unwrap().todo.title.as_str(), "c");
+}

@@ -3,13 +3,14 @@
 //!
 //! # Layout
 //! ```text
-//! {root}/todos/{id}/{revision}.json   one immutable file per revision of a todo
+//! {root}/todos/{id}/{revision}.json   one file per revision of a todo, never renamed or removed
 //! {root}/tmp/{random}                 staging: every file is written and synced here first
 //! {root}/last-id                      a hint where to start looking for the next free id
 //! ```
 //! A revision file holds the todo's JSON (`{"id":1,"title":"…","dueBy":null,"isComplete":false}`),
-//! or `null` once the todo is deleted. The highest revision is the current one; older ones
-//! are removed after a newer one is in place.
+//! or `null` once the todo is deleted. The highest revision is the current one. Once a newer
+//! revision is in place, the previous one is emptied (truncated to zero bytes) to give back
+//! its space; its name stays.
 //!
 //! # Why it is safe with many instances at once, and across crashes
 //! - **Ids.** A new id is claimed by creating its directory, which fails if it exists
@@ -17,13 +18,17 @@
 //!   its directory (holding the `null` revision), so no id is ever handed out again.
 //! - **Writes are compare-and-swap.** Revision `n + 1` is published by hard-linking a
 //!   fully written and synced staging file to `{n+1}.json`; linking fails if that name
-//!   exists, so of two writers that both read revision `n`, exactly one wins. A writer
-//!   that read a revision so old that `n + 1` was already cleaned up sees a higher
-//!   revision right after linking, withdraws its file and reports a conflict.
+//!   exists, so of all writers that read revision `n`, exactly one wins and the others
+//!   learn that they lost. Revision names are never removed, so a name once taken stays
+//!   taken: a writer holding an old revision can never slip in behind newer ones.
+//! - **Readers never see a todo vanish.** A directory listing may miss a name added while
+//!   it runs, but never one that was there all along, so a reader finds the newest
+//!   revision or the one before it. If that one was emptied meanwhile, it lists again.
 //! - **Crashes.** Readers only ever see complete files: a staging file becomes visible
 //!   under its final name in one step, after its bytes were synced, and the directory is
 //!   synced before the write is acknowledged. A crash leaves at worst a stray staging
-//!   file (never read) or an id directory without revisions (read as absent).
+//!   file (never read), a previous revision not yet emptied (never read), or an id
+//!   directory without revisions (read as absent).
 //!
 //! File names are built only from integers, so no request can name a path.
 
@@ -38,7 +43,7 @@ use crate::todo::{Todo, TodoFields, TodoId};
 
 /// How many ids past the `last-id` hint to try before listing the directory instead.
 const ID_PROBES: u32 = 64;
-/// How often a reader retries when the revision it found was replaced while it read.
+/// How often a reader lists again when the revision it found was superseded meanwhile.
 const READ_RETRIES: u32 = 16;
 
 pub struct DirStore {
@@ -119,7 +124,12 @@ impl DirStore {
         };
         let mut ids = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| io_error("list todos", &e))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Removed while we listed (an old revision cleaned up): not ours to read.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("list todos", &e)),
+            };
             if let Some(id) = entry.file_name().to_str().and_then(TodoId::parse) {
                 ids.push(id);
             }
@@ -136,7 +146,12 @@ impl DirStore {
         };
         let mut revisions = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| io_error("list revisions", &e))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Removed while we listed (an old revision cleaned up): not ours to read.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("list revisions", &e)),
+            };
             if let Some(revision) = entry.file_name().to_str().and_then(parse_revision_name) {
                 revisions.push(revision);
             }
@@ -157,6 +172,8 @@ impl DirStore {
             };
             let path = self.todo_dir(id).join(revision_name(revision));
             match fs::read(&path) {
+                // Emptied because a newer revision arrived after we listed: list again.
+                Ok(bytes) if bytes.is_empty() => continue,
                 Ok(bytes) => {
                     let todo: Option<Todo> = parse_record(&bytes).ok_or_else(|| {
                         StoreError::Corrupt(format!("unreadable record {}", path.display()))
@@ -169,8 +186,6 @@ impl DirStore {
                     }
                     return Ok(Some((revision, todo)));
                 }
-                // A newer revision replaced this one between listing and reading.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_error("read todo", &e)),
             }
         }
@@ -200,8 +215,8 @@ impl DirStore {
         Ok(path)
     }
 
-    /// Publishes `record` as revision `revision` of `id`, unless that revision exists or a
-    /// newer one does. Returns whether it was published.
+    /// Publishes `record` as revision `revision` of `id`, unless another writer already
+    /// took that revision. Returns whether it was published.
     fn publish(&self, id: TodoId, revision: u64, record: Option<&Todo>) -> StoreResult<bool> {
         let bytes = serde_json::to_vec(&record)
             .map_err(|e| StoreError::Corrupt(format!("encode todo {id}: {e}")))?;
@@ -216,16 +231,14 @@ impl DirStore {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
             Err(e) => return Err(io_error("publish revision", &e)),
         }
-        let revisions = self.revisions(id)?.unwrap_or_default();
-        // Revision 1 lands in a directory its writer just claimed, so it cannot be stale.
-        if revision > 1 && revisions.first().is_some_and(|&newest| newest > revision) {
-            // We wrote on top of a revision that had long been superseded: withdraw.
-            let _ = fs::remove_file(dir.join(revision_name(revision)));
-            return Ok(false);
-        }
         sync_dir(&dir).map_err(|e| io_error("sync todo directory", &e))?;
-        for old in revisions.into_iter().filter(|&old| old < revision) {
-            let _ = fs::remove_file(dir.join(revision_name(old)));
+        if revision > 1 {
+            // Only space: nobody reads a superseded revision, and its name must stay.
+            let previous = dir.join(revision_name(revision - 1));
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(previous)
+                .and_then(|f| f.set_len(0));
         }
         Ok(true)
     }
