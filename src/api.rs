@@ -199,7 +199,11 @@ fn replace_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, 
     let headers = request.headers;
     let body = read_json_object(request, &[JSON])?;
     let fields = todo::parse_new_todo(&body).map_err(Problem::validation)?;
-    let stored = write_conditionally(store, id, headers, |_| Ok(fields.clone()))?;
+    let stored = write_conditionally(store, id, headers, |current| {
+        store
+            .update(id, current.revision, &fields)
+            .map_err(store_problem)
+    })?;
     Ok(todo_response(StatusCode::OK, &stored))
 }
 
@@ -207,41 +211,33 @@ fn patch_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, B>
     let headers = request.headers;
     let patch = read_json_object(request, &[MERGE_PATCH, JSON])?;
     let stored = write_conditionally(store, id, headers, |current| {
-        todo::apply_merge_patch(&current.todo.fields(), &patch).map_err(Problem::validation)
+        let fields =
+            todo::apply_merge_patch(&current.todo.fields(), &patch).map_err(Problem::validation)?;
+        store
+            .update(id, current.revision, &fields)
+            .map_err(store_problem)
     })?;
     Ok(todo_response(StatusCode::OK, &stored))
 }
 
 fn delete_todo<S: Store>(store: &S, id: TodoId, headers: &HeaderMap) -> Answer {
-    let precondition = IfMatch::parse(headers);
-    for _ in 0..WRITE_RETRIES {
-        let current = store
-            .get(id)
-            .map_err(store_problem)?
-            .ok_or_else(|| not_found(id))?;
-        precondition.check(&current)?;
-        match store.delete(id, current.revision).map_err(store_problem)? {
-            Written::Done(()) => {
-                let mut response = Response::new(Vec::new());
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                return Ok(response);
-            }
-            Written::NotFound => return Err(not_found(id)),
-            Written::Conflict => precondition.on_conflict()?,
-        }
-    }
-    Err(contention(id))
+    write_conditionally(store, id, headers, |current| {
+        store.delete(id, current.revision).map_err(store_problem)
+    })?;
+    let mut response = Response::new(Vec::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
 }
 
-/// Reads the current todo, checks `If-Match`, computes the new fields and writes them if
-/// nobody wrote in between. Without `If-Match` a lost race is retried on the newer todo;
-/// with it, the client's tag is now stale, so the answer is `412`.
-fn write_conditionally<S: Store>(
+/// Reads the current todo, checks `If-Match`, and makes `write` against the revision it
+/// read. Without `If-Match` a write that lost a race is retried on the newer todo; with
+/// it, the client's tag is now stale, so the answer is `412`.
+fn write_conditionally<S: Store, T>(
     store: &S,
     id: TodoId,
     headers: &HeaderMap,
-    compute: impl Fn(&Versioned) -> Result<todo::TodoFields, Problem>,
-) -> Result<Versioned, Problem> {
+    write: impl Fn(&Versioned) -> Result<Written<T>, Problem>,
+) -> Result<T, Problem> {
     let precondition = IfMatch::parse(headers);
     for _ in 0..WRITE_RETRIES {
         let current = store
@@ -249,12 +245,8 @@ fn write_conditionally<S: Store>(
             .map_err(store_problem)?
             .ok_or_else(|| not_found(id))?;
         precondition.check(&current)?;
-        let fields = compute(&current)?;
-        match store
-            .update(id, current.revision, &fields)
-            .map_err(store_problem)?
-        {
-            Written::Done(stored) => return Ok(stored),
+        match write(&current)? {
+            Written::Done(done) => return Ok(done),
             Written::NotFound => return Err(not_found(id)),
             Written::Conflict => precondition.on_conflict()?,
         }

@@ -117,47 +117,16 @@ impl DirStore {
 
     /// Every id that has a directory, in no particular order.
     fn all_ids(&self) -> StoreResult<Vec<TodoId>> {
-        let entries = match fs::read_dir(self.todos_dir()) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_error("list todos", &e)),
-        };
-        let mut ids = Vec::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                // Removed while we listed (an old revision cleaned up): not ours to read.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error("list todos", &e)),
-            };
-            if let Some(id) = entry.file_name().to_str().and_then(TodoId::parse) {
-                ids.push(id);
-            }
-        }
-        Ok(ids)
+        Ok(numbered_entries(&self.todos_dir(), TodoId::parse)?.unwrap_or_default())
     }
 
     /// Revisions present for `id`, highest first; `None` if the id was never claimed.
     fn revisions(&self, id: TodoId) -> StoreResult<Option<Vec<u64>>> {
-        let entries = match fs::read_dir(self.todo_dir(id)) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("list revisions", &e)),
-        };
-        let mut revisions = Vec::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                // Removed while we listed (an old revision cleaned up): not ours to read.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error("list revisions", &e)),
-            };
-            if let Some(revision) = entry.file_name().to_str().and_then(parse_revision_name) {
-                revisions.push(revision);
-            }
+        let mut revisions = numbered_entries(&self.todo_dir(id), parse_revision_name)?;
+        if let Some(revisions) = &mut revisions {
+            revisions.sort_unstable_by(|a, b| b.cmp(a));
         }
-        revisions.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(Some(revisions))
+        Ok(revisions)
     }
 
     /// The current revision of `id` and its content (`None` inside: deleted).
@@ -343,6 +312,28 @@ impl Store for DirStore {
             Written::Conflict => Written::Conflict,
         })
     }
+}
+
+/// The names in `dir` that `parse` accepts, parsed; `None` if `dir` does not exist.
+fn numbered_entries<T>(dir: &Path, parse: fn(&str) -> Option<T>) -> StoreResult<Option<Vec<T>>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("list directory", &e)),
+    };
+    let mut parsed = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            // Gone by the time the host described it: nothing to parse.
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error("list directory", &e)),
+        };
+        if let Some(value) = entry.file_name().to_str().and_then(parse) {
+            parsed.push(value);
+        }
+    }
+    Ok(Some(parsed))
 }
 
 fn revision_name(revision: u64) -> String {
