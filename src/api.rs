@@ -102,16 +102,24 @@ struct Incoming<'a, B> {
 
 type Answer = Result<Response<Vec<u8>>, Problem>;
 
-/// Finds the route table entry for `path`, with the id for `/todos/{id}`.
-/// An id segment that is not a positive integer names nothing: `404`.
+/// Finds the route table entry for `path`, with the id for `/todos/{id}`. Like ASP.NET
+/// Core's routing, which the seed sample's clients were written against, matching ignores
+/// ASCII case and one trailing slash. An id segment that is not a positive integer names
+/// nothing: `404`.
 fn route(path: &str) -> Option<(&'static str, &'static [Method], Option<TodoId>)> {
-    let (pattern, id) = match path.strip_prefix("/todos/") {
-        Some(segment) => ("/todos/{id}", Some(TodoId::parse(segment)?)),
-        None => (path, None),
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
+    let (pattern, id) = match path.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("/todos/") => {
+            ("/todos/{id}", Some(TodoId::parse(&path[7..])?))
+        }
+        _ => (path, None),
     };
     ROUTES
         .iter()
-        .find(|(candidate, _)| *candidate == pattern)
+        .find(|(candidate, _)| candidate.eq_ignore_ascii_case(pattern))
         .map(|(pattern, methods)| (*pattern, *methods, id))
 }
 

@@ -156,12 +156,26 @@ fn unknown_ids_and_paths_answer_404<S: Store>(api: Api<S>) {
         "/todos/1.5",
         "/todos/99999999999999999999",
         "/todos/1/extra",
-        "/todos/",
+        "/todos//1",
+        "/todos/1//",
         "/nothing",
         "/",
     ] {
         problem(&api.get(path), 404);
     }
+}
+
+fn paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash<S: Store>(
+    api: Api<S>,
+) {
+    api.post(json!({"title": "a"}));
+    for path in ["/Todos/1", "/TODOS/1/", "/todos/1/"] {
+        assert_eq!(body(&api.get(path))["id"], 1, "{path}");
+    }
+    for path in ["/Todos", "/todos/", "/TODOS/"] {
+        assert_eq!(header(&api.get(path), "x-total-count"), "1", "{path}");
+    }
+    assert_eq!(api.get("/HEALTHZ").status(), 200);
 }
 
 fn a_known_path_with_the_wrong_method_answers_405_with_allow<S: Store>(api: Api<S>) {
@@ -500,6 +514,7 @@ on_both_stores!(
     post_ignores_a_client_sent_id,
     get_by_id_answers_200_with_etag_and_304_when_it_matches,
     unknown_ids_and_paths_answer_404,
+    paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash,
     a_known_path_with_the_wrong_method_answers_405_with_allow,
     the_list_is_ordered_by_id_and_filters_by_completion,
     the_list_pages_with_total_count_and_links,
