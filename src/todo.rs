@@ -160,22 +160,33 @@ fn add_error(errors: &mut FieldErrors, field: &str, message: impl Into<String>) 
         .push(message.into());
 }
 
+/// The member `name` of a request body. As in ASP.NET Core's web JSON defaults, which the
+/// seed sample's clients rely on, names match regardless of case (`Title` is `title`); an
+/// exact match wins.
+fn member<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    body.get(name).or_else(|| {
+        body.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
+}
+
 /// The body of `POST /todos` and `PUT /todos/{id}`: a whole todo. `title` is required,
 /// `isComplete` defaults to `false`, `dueBy` to `null`; `id` and unknown members are ignored.
 pub fn parse_new_todo(body: &Map<String, Value>) -> Result<TodoFields, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let title = match body.get("title") {
+    let title = match member(body, "title") {
         None | Some(Value::Null) => {
             add_error(&mut errors, "title", "The title is required.");
             None
         }
         Some(value) => parse_title(value, &mut errors),
     };
-    let is_complete = match body.get("isComplete") {
+    let is_complete = match member(body, "isComplete") {
         None => Some(false),
         Some(value) => parse_is_complete(value, &mut errors),
     };
-    let due_by = match body.get("dueBy") {
+    let due_by = match member(body, "dueBy") {
         None => Some(None),
         Some(value) => parse_due_by(value, &mut errors),
     };
@@ -198,7 +209,7 @@ pub fn apply_merge_patch(
 ) -> Result<TodoFields, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut next = current.clone();
-    match patch.get("title") {
+    match member(patch, "title") {
         None => {}
         Some(Value::Null) => add_error(&mut errors, "title", "The title cannot be removed."),
         Some(value) => {
@@ -207,7 +218,7 @@ pub fn apply_merge_patch(
             }
         }
     }
-    match patch.get("isComplete") {
+    match member(patch, "isComplete") {
         None => {}
         Some(Value::Null) => add_error(
             &mut errors,
@@ -220,7 +231,7 @@ pub fn apply_merge_patch(
             }
         }
     }
-    if let Some(value) = patch.get("dueBy")
+    if let Some(value) = member(patch, "dueBy")
         && let Some(due_by) = parse_due_by(value, &mut errors)
     {
         next.due_by = due_by;
@@ -359,6 +370,18 @@ mod tests {
         );
         let errors = parse_new_todo(&object(json!({}))).unwrap_err();
         assert!(errors.contains_key("title"));
+    }
+
+    #[test]
+    fn member_names_match_regardless_of_case_as_the_seed_accepts_them() {
+        let fields = parse_new_todo(&object(
+            json!({"Title": "a", "ISCOMPLETE": true, "dueby": null}),
+        ))
+        .unwrap();
+        assert_eq!(fields.title.as_str(), "a");
+        assert!(fields.is_complete);
+        let exact_wins = parse_new_todo(&object(json!({"TITLE": "b", "title": "a"}))).unwrap();
+        assert_eq!(exact_wins.title.as_str(), "a");
     }
 
     #[test]
