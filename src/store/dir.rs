@@ -219,16 +219,28 @@ impl DirStore {
         expected_revision: u64,
         record: Option<&Todo>,
     ) -> StoreResult<Written<u64>> {
-        match self.current(id)? {
-            None | Some((_, None)) => return Ok(Written::NotFound),
-            Some((revision, Some(_))) if revision != expected_revision => {
-                return Ok(Written::Conflict);
-            }
-            Some(_) => {}
+        // The caller has just read the todo, so look at the expected revision's own file
+        // rather than listing again: it must exist, hold a todo, and not be superseded.
+        let base = self.todo_dir(id).join(revision_name(expected_revision));
+        let base_is_live = match fs::read(&base) {
+            Ok(bytes) if parse_record(&bytes) == Some(None) => return Ok(Written::NotFound),
+            // Empty: superseded by a newer revision.
+            Ok(bytes) => !bytes.is_empty(),
+            Err(e) if e.kind() == ErrorKind::NotFound => false,
+            Err(e) => return Err(io_error("read todo", &e)),
+        };
+        if !base_is_live {
+            // Tell a missing or deleted todo from one that moved past the expected revision.
+            return Ok(match self.current(id)? {
+                Some((_, Some(_))) => Written::Conflict,
+                _ => Written::NotFound,
+            });
         }
         let next = expected_revision
             .checked_add(1)
             .ok_or_else(|| StoreError::Unavailable(format!("todo {id}: revisions exhausted")))?;
+        // Linking `next` succeeds only if nobody published it: then `expected_revision`
+        // was the newest when we wrote, since revision names are never removed.
         if self.publish(id, next, record)? {
             Ok(Written::Done(next))
         } else {
