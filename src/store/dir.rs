@@ -120,23 +120,17 @@ impl DirStore {
         Ok(numbered_entries(&self.todos_dir(), TodoId::parse)?.unwrap_or_default())
     }
 
-    /// Revisions present for `id`, highest first; `None` if the id was never claimed.
-    fn revisions(&self, id: TodoId) -> StoreResult<Option<Vec<u64>>> {
-        let mut revisions = numbered_entries(&self.todo_dir(id), parse_revision_name)?;
-        if let Some(revisions) = &mut revisions {
-            revisions.sort_unstable_by(|a, b| b.cmp(a));
-        }
-        Ok(revisions)
+    /// The newest revision published for `id`; `None` if the id was never claimed, or its
+    /// creator crashed before publishing revision 1.
+    fn newest_revision(&self, id: TodoId) -> StoreResult<Option<u64>> {
+        let revisions = numbered_entries(&self.todo_dir(id), parse_revision_name)?;
+        Ok(revisions.and_then(|revisions| revisions.into_iter().max()))
     }
 
     /// The current revision of `id` and its content (`None` inside: deleted).
     fn current(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
         for _ in 0..READ_RETRIES {
-            let Some(revisions) = self.revisions(id)? else {
-                return Ok(None);
-            };
-            let Some(&revision) = revisions.first() else {
-                // Claimed, but its creator never published revision 1 (it crashed).
+            let Some(revision) = self.newest_revision(id)? else {
                 return Ok(None);
             };
             let path = self.todo_dir(id).join(revision_name(revision));
@@ -382,7 +376,7 @@ fn create_layout_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Makes the directory's entries (a new name, a removed one) durable.
+/// Makes the directory's entries (a new name) durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
