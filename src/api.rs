@@ -21,12 +21,13 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::{Config, ConfigError, Limits};
+use crate::cors::Cors;
+use crate::jwt::{Rejected, TokenPolicy};
 use crate::problem::Problem;
 use crate::store::{ListQuery, Store, StoreError, Versioned, Written};
 use crate::todo::{self, FieldErrors, TodoId};
 
-/// The largest request body accepted, in bytes, unless configured otherwise.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 pub const MAX_PAGE_SIZE: u64 = 1000;
 /// How often a write without `If-Match` re-reads and retries after losing a race.
@@ -48,30 +49,22 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     ("/openapi.json", &[Method::GET]),
 ];
 
-/// Settings the API applies to every request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        }
-    }
-}
-
-/// Answers one request. The body is read only as far as the request needs and never past
-/// `limits.max_body_bytes + 1` bytes. Never panics on any input.
+/// Answers one request under `config`. The body is read only as far as the request
+/// needs and never past `config.limits.max_body_bytes + 1` bytes. Never panics on any input.
 pub fn handle<S: Store, B: Read>(
     store: &S,
-    limits: &Limits,
+    config: &Config,
     request: Request<B>,
 ) -> Response<Vec<u8>> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    let result = match route(path) {
+    let found = route(path);
+    if let Some((_, allowed, _)) = found
+        && Cors::is_preflight(&parts.method, &parts.headers)
+    {
+        return config.cors.preflight(&parts.headers, allowed);
+    }
+    let result = match found {
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             format!("Nothing is served at {path}."),
@@ -80,16 +73,34 @@ pub fn handle<S: Store, B: Read>(
             Err(method_not_allowed(&parts.method, path, allowed))
         }
         Some((pattern, _, id)) => {
-            let request = Incoming {
-                headers: &parts.headers,
-                query: parts.uri.query(),
-                body,
-                limits,
-            };
-            dispatch(store, &parts.method, pattern, id, request)
+            authorize(config.auth.as_ref(), &parts.method, pattern, &parts.headers).and_then(|()| {
+                let request = Incoming {
+                    headers: &parts.headers,
+                    query: parts.uri.query(),
+                    body,
+                    limits: &config.limits,
+                };
+                dispatch(store, &parts.method, pattern, id, request)
+            })
         }
     };
-    result.unwrap_or_else(Problem::into_response)
+    let mut response = result.unwrap_or_else(Problem::into_response);
+    config.cors.apply(&parts.headers, &mut response);
+    response
+}
+
+/// The answer to every request while a setting is invalid: `500`, naming the setting
+/// (its value and what is wrong with it go only to the log).
+pub fn misconfigured(error: &ConfigError) -> Response<Vec<u8>> {
+    crate::log::error(format_args!("{error}"));
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!(
+            "The service is misconfigured: setting {} is invalid; its log says why.",
+            error.setting
+        ),
+    )
+    .into_response()
 }
 
 /// The parts of a request a handler reads.
@@ -98,6 +109,71 @@ struct Incoming<'a, B> {
     query: Option<&'a str>,
     body: B,
     limits: &'a Limits,
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication
+
+/// Checks the bearer token where the policy asks for one: on every write, and on reads
+/// of todos when `protect_reads` is set. Probes and the OpenAPI document stay open.
+fn authorize(
+    policy: Option<&TokenPolicy>,
+    method: &Method,
+    pattern: &str,
+    headers: &HeaderMap,
+) -> Result<(), Problem> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let write = *method != Method::GET;
+    let protected = write || (policy.protect_reads && pattern.starts_with("/todos"));
+    if !protected {
+        return Ok(());
+    }
+    let token = bearer_token(headers).ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "This request needs a bearer token: send Authorization: Bearer <token>.",
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    })?;
+    let grant = policy.verify(token, unix_now()).map_err(|Rejected(why)| {
+        Problem::new(StatusCode::UNAUTHORIZED, why).with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Bearer error=\"invalid_token\", error_description=\"{why}\""),
+        )
+    })?;
+    match &policy.write_scope {
+        Some(scope) if write && !grant.has_scope(scope) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("The token does not grant the scope '{scope}', which writes need."),
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is
+/// case-insensitive). Several `Authorization` headers are ambiguous: no token.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Seconds since the Unix epoch on the host's wall clock (`wasi:clocks` in the component).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 type Answer = Result<Response<Vec<u8>>, Problem>;
@@ -192,8 +268,10 @@ fn get_todo<S: Store>(store: &S, id: TodoId, headers: &HeaderMap) -> Answer {
 }
 
 fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer {
+    let limits = request.limits;
     let body = read_json_object(request, &[JSON])?;
-    let fields = todo::parse_new_todo(&body).map_err(Problem::validation)?;
+    let fields =
+        todo::parse_new_todo(&body, limits.max_title_chars).map_err(Problem::validation)?;
     let stored = store.create(&fields).map_err(store_problem)?;
     let mut response = todo_response(StatusCode::CREATED, &stored);
     let location = format!("/todos/{}", stored.todo.id);
@@ -205,8 +283,10 @@ fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer
 
 fn replace_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, B>) -> Answer {
     let headers = request.headers;
+    let limits = request.limits;
     let body = read_json_object(request, &[JSON])?;
-    let fields = todo::parse_new_todo(&body).map_err(Problem::validation)?;
+    let fields =
+        todo::parse_new_todo(&body, limits.max_title_chars).map_err(Problem::validation)?;
     let stored = write_conditionally(store, id, headers, |current| {
         store
             .update(id, current.revision, &fields)
@@ -216,11 +296,12 @@ fn replace_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, 
 }
 
 fn patch_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, B>) -> Answer {
-    let headers = request.headers;
+    let (headers, limits) = (request.headers, request.limits);
     let patch = read_json_object(request, &[MERGE_PATCH, JSON])?;
     let stored = write_conditionally(store, id, headers, |current| {
         let fields =
-            todo::apply_merge_patch(&current.todo.fields(), &patch).map_err(Problem::validation)?;
+            todo::apply_merge_patch(&current.todo.fields(), &patch, limits.max_title_chars)
+                .map_err(Problem::validation)?;
         store
             .update(id, current.revision, &fields)
             .map_err(store_problem)

@@ -5,12 +5,17 @@
 //! - [`todo`]: the domain values and their rules;
 //! - [`api`]: routing, parsing, validation, ETags (an `http::Request` in, a response out);
 //! - [`problem`]: RFC 9457 problem details for every error;
+//! - [`config`]: the settings, read from Spin variables or the environment;
+//! - [`cors`] and [`jwt`]: cross-origin access and bearer-token authentication;
 //! - [`store`]: the store trait, with a SQLite store (Spin) and a directory store
 //!   (`wasmtime serve --dir`).
 
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod config;
+pub mod cors;
+pub mod jwt;
 mod log;
 pub mod problem;
 pub mod store;

@@ -17,7 +17,7 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
-    /// Extra headers the answer needs (`Allow` on 405).
+    /// Extra headers the answer needs (`Allow` on 405, `WWW-Authenticate` on 401 and 403).
     #[serde(skip)]
     pub headers: Vec<(header::HeaderName, String)>,
 }
@@ -75,6 +75,8 @@ impl Problem {
 fn type_uri(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+        401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+        403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
         404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
         405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
         412 => "https://tools.ietf.org/html/rfc9110#section-15.5.13",

@@ -11,8 +11,12 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The longest title accepted, in characters (Unicode scalar values).
-pub const MAX_TITLE_CHARS: usize = 500;
+/// The longest title a request may send, in characters (Unicode scalar values), unless
+/// configured otherwise (`max_title_length`).
+pub const DEFAULT_MAX_TITLE_CHARS: usize = 500;
+/// The largest title limit that may be configured. Stored titles are read up to this
+/// length, so lowering the configured limit never makes a stored todo unreadable.
+pub const MAX_TITLE_CHARS_CEILING: usize = 10_000;
 
 /// A todo's id: a positive integer assigned by the store, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -48,20 +52,20 @@ impl fmt::Display for TodoId {
     }
 }
 
-/// A title: not blank, at most [`MAX_TITLE_CHARS`] characters. Kept as given.
+/// A title: not blank, at most the given number of characters. Kept as given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Title(String);
 
 impl Title {
-    pub fn parse(value: String) -> Result<Self, String> {
+    pub fn parse(value: String, max_chars: usize) -> Result<Self, String> {
         if value.trim().is_empty() {
             return Err("The title must not be blank.".into());
         }
         let chars = value.chars().count();
-        if chars > MAX_TITLE_CHARS {
+        if chars > max_chars {
             return Err(format!(
-                "The title must be at most {MAX_TITLE_CHARS} characters long; it has {chars}."
+                "The title must be at most {max_chars} characters long; it has {chars}."
             ));
         }
         Ok(Self(value))
@@ -173,14 +177,18 @@ fn member<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 
 /// The body of `POST /todos` and `PUT /todos/{id}`: a whole todo. `title` is required,
 /// `isComplete` defaults to `false`, `dueBy` to `null`; `id` and unknown members are ignored.
-pub fn parse_new_todo(body: &Map<String, Value>) -> Result<TodoFields, FieldErrors> {
+/// Titles may have at most `max_title_chars` characters.
+pub fn parse_new_todo(
+    body: &Map<String, Value>,
+    max_title_chars: usize,
+) -> Result<TodoFields, FieldErrors> {
     let mut errors = FieldErrors::new();
     let title = match member(body, "title") {
         None | Some(Value::Null) => {
             add_error(&mut errors, "title", "The title is required.");
             None
         }
-        Some(value) => parse_title(value, &mut errors),
+        Some(value) => parse_title(value, max_title_chars, &mut errors),
     };
     let is_complete = match member(body, "isComplete") {
         None => Some(false),
@@ -206,6 +214,7 @@ pub fn parse_new_todo(body: &Map<String, Value>) -> Result<TodoFields, FieldErro
 pub fn apply_merge_patch(
     current: &TodoFields,
     patch: &Map<String, Value>,
+    max_title_chars: usize,
 ) -> Result<TodoFields, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut next = current.clone();
@@ -213,7 +222,7 @@ pub fn apply_merge_patch(
         None => {}
         Some(Value::Null) => add_error(&mut errors, "title", "The title cannot be removed."),
         Some(value) => {
-            if let Some(title) = parse_title(value, &mut errors) {
+            if let Some(title) = parse_title(value, max_title_chars, &mut errors) {
                 next.title = title;
             }
         }
@@ -243,9 +252,9 @@ pub fn apply_merge_patch(
     }
 }
 
-fn parse_title(value: &Value, errors: &mut FieldErrors) -> Option<Title> {
+fn parse_title(value: &Value, max_chars: usize, errors: &mut FieldErrors) -> Option<Title> {
     match value {
-        Value::String(text) => Title::parse(text.clone())
+        Value::String(text) => Title::parse(text.clone(), max_chars)
             .map_err(|message| add_error(errors, "title", message))
             .ok(),
         _ => {
@@ -319,14 +328,21 @@ mod tests {
 
     #[test]
     fn a_blank_title_is_rejected() {
-        assert!(Title::parse("   \t".into()).is_err());
-        assert!(Title::parse(String::new()).is_err());
+        assert!(Title::parse("   \t".into(), 10).is_err());
+        assert!(Title::parse(String::new(), 10).is_err());
     }
 
     #[test]
     fn a_title_longer_than_the_maximum_is_rejected_and_one_at_it_accepted() {
-        assert!(Title::parse("é".repeat(MAX_TITLE_CHARS)).is_ok());
-        assert!(Title::parse("é".repeat(MAX_TITLE_CHARS + 1)).is_err());
+        assert!(Title::parse("é".repeat(DEFAULT_MAX_TITLE_CHARS), DEFAULT_MAX_TITLE_CHARS).is_ok());
+        assert!(
+            Title::parse(
+                "é".repeat(DEFAULT_MAX_TITLE_CHARS + 1),
+                DEFAULT_MAX_TITLE_CHARS
+            )
+            .is_err()
+        );
+        assert!(Title::parse("abc".into(), 2).is_err());
     }
 
     #[test]
@@ -352,7 +368,11 @@ mod tests {
 
     #[test]
     fn a_new_todo_defaults_is_complete_and_due_by_and_ignores_id() {
-        let fields = parse_new_todo(&object(json!({"id": 99, "title": "Walk the dog"}))).unwrap();
+        let fields = parse_new_todo(
+            &object(json!({"id": 99, "title": "Walk the dog"})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
+        .unwrap();
         assert_eq!(fields.title.as_str(), "Walk the dog");
         assert!(!fields.is_complete);
         assert_eq!(fields.due_by, None);
@@ -360,53 +380,72 @@ mod tests {
 
     #[test]
     fn a_new_todo_reports_every_bad_field() {
-        let errors = parse_new_todo(&object(
-            json!({"title": 5, "isComplete": "yes", "dueBy": 3}),
-        ))
+        let errors = parse_new_todo(
+            &object(json!({"title": 5, "isComplete": "yes", "dueBy": 3})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
         .unwrap_err();
         assert_eq!(
             errors.keys().collect::<Vec<_>>(),
             ["dueBy", "isComplete", "title"]
         );
-        let errors = parse_new_todo(&object(json!({}))).unwrap_err();
+        let errors = parse_new_todo(&object(json!({})), DEFAULT_MAX_TITLE_CHARS).unwrap_err();
         assert!(errors.contains_key("title"));
     }
 
     #[test]
     fn member_names_match_regardless_of_case_as_the_seed_accepts_them() {
-        let fields = parse_new_todo(&object(
-            json!({"Title": "a", "ISCOMPLETE": true, "dueby": null}),
-        ))
+        let fields = parse_new_todo(
+            &object(json!({"Title": "a", "ISCOMPLETE": true, "dueby": null})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
         .unwrap();
         assert_eq!(fields.title.as_str(), "a");
         assert!(fields.is_complete);
-        let exact_wins = parse_new_todo(&object(json!({"TITLE": "b", "title": "a"}))).unwrap();
+        let exact_wins = parse_new_todo(
+            &object(json!({"TITLE": "b", "title": "a"})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
+        .unwrap();
         assert_eq!(exact_wins.title.as_str(), "a");
     }
 
     #[test]
     fn a_merge_patch_changes_only_the_members_it_names() {
-        let current = parse_new_todo(&object(
-            json!({"title": "a", "isComplete": false, "dueBy": "2025-01-01"}),
-        ))
+        let current = parse_new_todo(
+            &object(json!({"title": "a", "isComplete": false, "dueBy": "2025-01-01"})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
         .unwrap();
-        let next = apply_merge_patch(&current, &object(json!({"isComplete": true}))).unwrap();
+        let next = apply_merge_patch(
+            &current,
+            &object(json!({"isComplete": true})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
+        .unwrap();
         assert_eq!(next.title.as_str(), "a");
         assert!(next.is_complete);
         assert_eq!(
             next.due_by.as_ref().map(DueDate::as_str),
             Some("2025-01-01")
         );
-        let cleared = apply_merge_patch(&next, &object(json!({"dueBy": null}))).unwrap();
+        let cleared = apply_merge_patch(
+            &next,
+            &object(json!({"dueBy": null})),
+            DEFAULT_MAX_TITLE_CHARS,
+        )
+        .unwrap();
         assert_eq!(cleared.due_by, None);
     }
 
     #[test]
     fn a_merge_patch_cannot_remove_title_or_is_complete() {
-        let current = parse_new_todo(&object(json!({"title": "a"}))).unwrap();
+        let current =
+            parse_new_todo(&object(json!({"title": "a"})), DEFAULT_MAX_TITLE_CHARS).unwrap();
         let errors = apply_merge_patch(
             &current,
             &object(json!({"title": null, "isComplete": null})),
+            DEFAULT_MAX_TITLE_CHARS,
         )
         .unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["isComplete", "title"]);
@@ -416,7 +455,11 @@ mod tests {
     fn a_todo_serializes_like_the_seed_sample() {
         let todo = Todo::new(
             TodoId::new(1).unwrap(),
-            parse_new_todo(&object(json!({"title": "Walk the dog"}))).unwrap(),
+            parse_new_todo(
+                &object(json!({"title": "Walk the dog"})),
+                DEFAULT_MAX_TITLE_CHARS,
+            )
+            .unwrap(),
         );
         assert_eq!(
             serde_json::to_string(&todo).unwrap(),

@@ -7,14 +7,15 @@ use std::io::Read;
 use http::{Method, Request, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use todo_api::api::{self, Limits};
+use todo_api::api;
+use todo_api::config::Config;
 use todo_api::store::Store;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 
 struct Api<S> {
     store: S,
-    limits: Limits,
+    config: Config,
     _dir: TempDir,
 }
 
@@ -22,7 +23,7 @@ fn dir_api() -> Api<DirStore> {
     let dir = TempDir::new().unwrap();
     Api {
         store: DirStore::new(dir.path()),
-        limits: Limits::default(),
+        config: Config::default(),
         _dir: dir,
     }
 }
@@ -31,7 +32,7 @@ fn sqlite_api() -> Api<SqliteStore<support::RusqliteExecutor>> {
     let dir = TempDir::new().unwrap();
     Api {
         store: SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db"))),
-        limits: Limits::default(),
+        config: Config::default(),
         _dir: dir,
     }
 }
@@ -60,7 +61,7 @@ impl<S: Store> Api<S> {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        api::handle(&self.store, &self.limits, request.body(body).unwrap())
+        api::handle(&self.store, &self.config, request.body(body).unwrap())
     }
 
     fn get(&self, path: &str) -> Response<Vec<u8>> {
@@ -453,7 +454,7 @@ impl Read for CountingBody<'_> {
 }
 
 fn an_oversized_body_answers_413_without_being_read_to_the_end<S: Store>(api: Api<S>) {
-    let limit = api.limits.max_body_bytes;
+    let limit = api.config.limits.max_body_bytes;
     let read = std::cell::Cell::new(0);
     // Declared too large: refused before reading anything.
     let declared = [JSON, ("content-length", "10000000")];
@@ -536,7 +537,7 @@ fn a_store_that_is_down_answers_503_without_internals_and_readyz_says_not_ready(
     let secret_path = dir.path().join("secret-missing-dir");
     let api = Api {
         store: DirStore::new(&secret_path),
-        limits: Limits::default(),
+        config: Config::default(),
         _dir: TempDir::new().unwrap(),
     };
     for response in [api.get("/readyz"), api.post(json!({"title": "a"}))] {

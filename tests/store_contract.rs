@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::store::{ListQuery, Store, StoreError, Written};
-use todo_api::todo::{TodoFields, TodoId, parse_new_todo};
+use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
 
 /// Data on disk that any number of store handles can open, as instances of the component do.
 trait Fixture: Send + Sync + 'static {
@@ -48,7 +48,7 @@ impl Fixture for Dir {
 
 fn fields(title: &str, is_complete: bool) -> TodoFields {
     let body = json!({"title": title, "isComplete": is_complete});
-    parse_new_todo(body.as_object().unwrap()).unwrap()
+    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
 }
 
 fn id(value: i64) -> TodoId {
@@ -84,7 +84,7 @@ fn a_created_todo_reads_back_and_an_unknown_id_reads_as_absent<F: Fixture>() {
     let store = fixture.open();
     let body = json!({"title": "Walk the dog", "isComplete": true, "dueBy": "2025-06-30"});
     let created = store
-        .create(&parse_new_todo(body.as_object().unwrap()).unwrap())
+        .create(&parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap())
         .unwrap();
     assert_eq!(store.get(created.todo.id).unwrap(), Some(created));
     assert_eq!(store.get(id(99)).unwrap(), None);

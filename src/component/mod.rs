@@ -20,7 +20,8 @@ use wasi::http::types::{
 };
 use wasi::io::streams::StreamError;
 
-use crate::api::{self, Limits};
+use crate::api;
+use crate::config::Config;
 use crate::log;
 
 struct TodoComponent;
@@ -40,7 +41,10 @@ impl Guest for TodoComponent {
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = api::handle(&host_store(), &Limits::default(), request);
+        let response = match Config::read(host_setting) {
+            Ok(config) => api::handle(&host_store(), &config, request),
+            Err(error) => api::misconfigured(&error),
+        };
         let status = response.status().as_u16();
         send(response, response_out);
         // The request log line; like every log write here, it never panics. Integer
@@ -59,6 +63,29 @@ impl Guest for TodoComponent {
 #[cfg(feature = "spin")]
 fn host_store() -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
     crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
+}
+
+/// The Spin build reads settings from Spin variables (declared in `spin.toml`); one the
+/// manifest does not define counts as unset.
+#[cfg(feature = "spin")]
+fn host_setting(name: &'static str) -> Result<Option<String>, String> {
+    use spin_sdk::variables::{self, Error};
+    match variables::get(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Undefined(_)) => Ok(None),
+        Err(error) => Err(format!("the Spin variable could not be read: {error}")),
+    }
+}
+
+/// The portable build reads settings from the environment (`wasmtime serve --env`).
+#[cfg(not(feature = "spin"))]
+fn host_setting(name: &'static str) -> Result<Option<String>, String> {
+    let variable = crate::config::env_name(name);
+    match std::env::var(&variable) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{variable} is not UTF-8")),
+    }
 }
 
 /// The portable build keeps todos in the directory the host preopens at `/data`

@@ -39,7 +39,7 @@ use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
-use crate::todo::{Todo, TodoFields, TodoId};
+use crate::todo::{MAX_TITLE_CHARS_CEILING, Todo, TodoFields, TodoId};
 
 /// How many ids past the `last-id` hint to try before listing the directory instead.
 const ID_PROBES: u32 = 64;
@@ -360,7 +360,7 @@ fn parse_record(bytes: &[u8]) -> Option<Option<Todo>> {
         serde_json::Value::Null => Some(None),
         serde_json::Value::Object(map) => {
             let id = map.get("id")?.as_i64().and_then(TodoId::new)?;
-            let fields = crate::todo::parse_new_todo(&map).ok()?;
+            let fields = crate::todo::parse_new_todo(&map, MAX_TITLE_CHARS_CEILING).ok()?;
             Some(Some(Todo::new(id, fields)))
         }
         _ => None,

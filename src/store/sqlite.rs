@@ -10,7 +10,7 @@
 //! so a warm database costs nothing extra.
 
 use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
-use crate::todo::{DueDate, Title, Todo, TodoFields, TodoId};
+use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId};
 
 /// A value bound to or read from a statement: the subset of SQLite's types used here.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,9 +261,8 @@ fn versioned_from_row(row: &[SqlValue]) -> StoreResult<Versioned> {
         .and_then(TodoId::new)
         .ok_or_else(|| corrupt(row, "id"))?;
     let title = match row.get(1) {
-        Some(SqlValue::Text(text)) => {
-            Title::parse(text.clone()).map_err(|_| corrupt(row, "title"))?
-        }
+        Some(SqlValue::Text(text)) => Title::parse(text.clone(), MAX_TITLE_CHARS_CEILING)
+            .map_err(|_| corrupt(row, "title"))?,
         _ => return Err(corrupt(row, "title")),
     };
     let is_complete = match row.get(2).and_then(as_i64) {

@@ -1,0 +1,369 @@
+//! Settings, read from the host on every request (an instance lives for one request).
+//!
+//! Each setting has one name. On Spin it is an application variable of that name (declared
+//! in `spin.toml`, set with `SPIN_VARIABLE_<NAME>` or `spin deploy --variable name=value`);
+//! under `wasmtime serve` it is the environment variable `TODO_<NAME>` (upper case, passed
+//! with `--env`). An empty value means "not set": the default applies. A value that does
+//! not parse is an error naming the setting, never a silent default.
+//!
+//! | setting                | default        | meaning                                       |
+//! |------------------------|----------------|-----------------------------------------------|
+//! | `cors_allowed_origins` | none (deny)    | `*`, or origins separated by commas           |
+//! | `cors_max_age`         | `600`          | seconds a browser may cache a preflight       |
+//! | `jwt_hs256_secret`     | none           | HS256 shared secret, at least 32 bytes        |
+//! | `jwt_jwks`             | none           | a JSON Web Key Set of P-256 keys (ES256)      |
+//! | `jwt_issuer`           | not checked    | the `iss` tokens must carry                   |
+//! | `jwt_audience`         | not checked    | an `aud` tokens must carry                    |
+//! | `jwt_write_scope`      | none           | a scope writes need (`403` without it)        |
+//! | `jwt_protect_reads`    | `false`        | reads of todos need a token too               |
+//! | `max_body_bytes`       | `65536`        | largest request body                          |
+//! | `max_title_length`     | `500`          | longest title, in characters                  |
+
+use std::fmt;
+
+use crate::cors::{AllowedOrigins, Cors};
+use crate::jwt::{Key, TokenPolicy};
+use crate::todo::{DEFAULT_MAX_TITLE_CHARS, MAX_TITLE_CHARS_CEILING};
+
+/// The largest request body accepted unless `max_body_bytes` says otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest `max_body_bytes` that may be configured: a component holds the body in memory.
+pub const MAX_BODY_BYTES_CEILING: usize = 16 * 1024 * 1024;
+pub const DEFAULT_CORS_MAX_AGE: u32 = 600;
+
+/// Every setting's name, as a Spin variable. `tests/config.rs` checks that `spin.toml`
+/// declares each one and binds it to the component.
+pub const SETTINGS: &[&str] = &[
+    "cors_allowed_origins",
+    "cors_max_age",
+    "jwt_hs256_secret",
+    "jwt_jwks",
+    "jwt_issuer",
+    "jwt_audience",
+    "jwt_write_scope",
+    "jwt_protect_reads",
+    "max_body_bytes",
+    "max_title_length",
+];
+
+/// Everything the API applies to a request.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub limits: Limits,
+    pub cors: Cors,
+    /// Bearer-token checks; `None` (the default) when no key is configured.
+    pub auth: Option<TokenPolicy>,
+}
+
+/// Sizes the API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_title_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_title_chars: DEFAULT_MAX_TITLE_CHARS,
+        }
+    }
+}
+
+/// A setting that is present but wrong, or that the host could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting {}: {}", self.setting, self.message)
+    }
+}
+
+/// The environment variable that carries `setting` under `wasmtime serve`.
+pub fn env_name(setting: &str) -> String {
+    format!("TODO_{}", setting.to_ascii_uppercase())
+}
+
+impl Config {
+    /// Reads every setting through `lookup`, which answers a setting's raw value
+    /// (`Ok(None)` when unset) or why the host could not read it.
+    pub fn read(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |setting: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(setting) {
+                Ok(value) => Ok(value.filter(|value| !value.trim().is_empty())),
+                Err(message) => Err(ConfigError { setting, message }),
+            }
+        };
+        let invalid =
+            |setting: &'static str| move |message: String| ConfigError { setting, message };
+
+        let limits = Limits {
+            max_body_bytes: parse_number(
+                get("max_body_bytes")?,
+                DEFAULT_MAX_BODY_BYTES,
+                1..=MAX_BODY_BYTES_CEILING,
+            )
+            .map_err(invalid("max_body_bytes"))?,
+            max_title_chars: parse_number(
+                get("max_title_length")?,
+                DEFAULT_MAX_TITLE_CHARS,
+                1..=MAX_TITLE_CHARS_CEILING,
+            )
+            .map_err(invalid("max_title_length"))?,
+        };
+
+        let cors = Cors {
+            origins: match get("cors_allowed_origins")? {
+                None => AllowedOrigins::None,
+                Some(value) => {
+                    AllowedOrigins::parse(&value).map_err(invalid("cors_allowed_origins"))?
+                }
+            },
+            max_age: parse_number(get("cors_max_age")?, DEFAULT_CORS_MAX_AGE, 0..=86_400)
+                .map_err(invalid("cors_max_age"))?,
+        };
+
+        let mut keys = Vec::new();
+        if let Some(secret) = get("jwt_hs256_secret")? {
+            keys.push(Key::hs256(secret.into_bytes()).map_err(invalid("jwt_hs256_secret"))?);
+        }
+        if let Some(jwks) = get("jwt_jwks")? {
+            keys.extend(Key::parse_jwks(&jwks).map_err(invalid("jwt_jwks"))?);
+        }
+        let issuer = get("jwt_issuer")?;
+        let audience = get("jwt_audience")?;
+        let write_scope = get("jwt_write_scope")?
+            .map(|scope| parse_scope(scope.trim()))
+            .transpose()
+            .map_err(invalid("jwt_write_scope"))?;
+        let protect_reads = match get("jwt_protect_reads")? {
+            None => false,
+            Some(value) => parse_bool(&value).map_err(invalid("jwt_protect_reads"))?,
+        };
+        let auth = if keys.is_empty() {
+            // Token rules without a key to check tokens with would silently leave the API
+            // open: name the first such setting instead.
+            let stray = [
+                ("jwt_issuer", issuer.is_some()),
+                ("jwt_audience", audience.is_some()),
+                ("jwt_write_scope", write_scope.is_some()),
+                ("jwt_protect_reads", protect_reads),
+            ]
+            .into_iter()
+            .find(|(_, set)| *set);
+            if let Some((setting, _)) = stray {
+                return Err(ConfigError {
+                    setting,
+                    message: "is set, but no key is: set jwt_hs256_secret or jwt_jwks to \
+                              turn on bearer-token authentication"
+                        .into(),
+                });
+            }
+            None
+        } else {
+            Some(TokenPolicy {
+                keys,
+                issuer,
+                audience,
+                write_scope,
+                protect_reads,
+            })
+        };
+
+        Ok(Self { limits, cors, auth })
+    }
+}
+
+fn parse_number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(format!(
+            "'{value}' is not a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// One OAuth 2.0 scope token (RFC 6749 3.3): printable ASCII without space, `"` or `\`,
+/// so it can be quoted in `WWW-Authenticate`.
+fn parse_scope(value: &str) -> Result<String, String> {
+    if value
+        .bytes()
+        .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "'{value}' is not one scope (printable ASCII, no space, quote or backslash)"
+        ))
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("'{value}' is not true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let values: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Config::read(|name| Ok(values.get(name).cloned()))
+    }
+
+    #[test]
+    fn nothing_set_gives_the_safe_defaults() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits.max_body_bytes, 64 * 1024);
+        assert_eq!(config.cors.origins, AllowedOrigins::None);
+        assert!(config.auth.is_none());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let config = read(&[("max_body_bytes", ""), ("cors_allowed_origins", "  ")]).unwrap();
+        assert_eq!(config.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.cors.origins, AllowedOrigins::None);
+    }
+
+    #[test]
+    fn limits_are_read_within_their_ranges() {
+        let config = read(&[("max_body_bytes", "1024"), ("max_title_length", "20")]).unwrap();
+        assert_eq!(config.limits.max_body_bytes, 1024);
+        assert_eq!(config.limits.max_title_chars, 20);
+        for (setting, bad) in [
+            ("max_body_bytes", "0"),
+            ("max_body_bytes", "lots"),
+            ("max_body_bytes", "99999999999"),
+            ("max_title_length", "-1"),
+            ("max_title_length", "10001"),
+            ("cors_max_age", "86401"),
+        ] {
+            let error = read(&[(setting, bad)]).unwrap_err();
+            assert_eq!(error.setting, setting, "{bad}");
+            assert!(error.message.contains(bad), "{error}");
+        }
+    }
+
+    #[test]
+    fn token_rules_without_a_key_are_an_error_not_an_open_api() {
+        for setting in [
+            "jwt_issuer",
+            "jwt_audience",
+            "jwt_write_scope",
+            "jwt_protect_reads",
+        ] {
+            let error = read(&[(setting, "true")]).unwrap_err();
+            assert_eq!(error.setting, setting);
+        }
+        assert!(
+            read(&[("jwt_protect_reads", "false")])
+                .unwrap()
+                .auth
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_rejected() {
+        let error = read(&[("jwt_hs256_secret", "too short")]).unwrap_err();
+        assert_eq!(error.setting, "jwt_hs256_secret");
+        let config = read(&[
+            ("jwt_hs256_secret", "0123456789abcdef0123456789abcdef"),
+            ("jwt_protect_reads", "yes"),
+        ])
+        .unwrap();
+        assert!(config.auth.unwrap().protect_reads);
+    }
+
+    #[test]
+    fn the_write_scope_is_one_scope_token() {
+        let secret = ("jwt_hs256_secret", "0123456789abcdef0123456789abcdef");
+        let config = read(&[secret, ("jwt_write_scope", " todos:write ")]).unwrap();
+        assert_eq!(
+            config.auth.unwrap().write_scope.as_deref(),
+            Some("todos:write")
+        );
+        for bad in ["todos write", "todos\"write", "tödos"] {
+            let error = read(&[secret, ("jwt_write_scope", bad)]).unwrap_err();
+            assert_eq!(error.setting, "jwt_write_scope");
+        }
+    }
+
+    /// P-256's base point, a valid public key, as a JWK with `extra` members added.
+    fn jwks_with(extra: &str) -> String {
+        format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"g",{extra}
+            "x":"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY",
+            "y":"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"}}]}}"#
+        )
+    }
+
+    #[test]
+    fn a_key_set_of_p256_keys_is_read_and_anything_else_is_an_error() {
+        let config = read(&[("jwt_jwks", &jwks_with(r#""alg":"ES256","use":"sig","#))]).unwrap();
+        assert_eq!(config.auth.unwrap().keys.len(), 1);
+        for (bad, why) in [
+            ("not json".to_owned(), "JSON"),
+            (r#"{"keys":[]}"#.to_owned(), "no key"),
+            (r#"{"kty":"EC"}"#.to_owned(), "keys"),
+            (
+                r#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}"#.to_owned(),
+                "RSA",
+            ),
+            (jwks_with(r#""alg":"ES384","#), "ES384"),
+            (jwks_with(r#""use":"enc","#), "enc"),
+            (jwks_with(r#""d":"AAAA","#), "private"),
+            (jwks_with("").replace("axfR8", "bxfR8"), "point"),
+            (jwks_with("").replace("P-256", "P-384"), "P-256"),
+        ] {
+            let error = read(&[("jwt_jwks", &bad)]).unwrap_err();
+            assert_eq!(error.setting, "jwt_jwks");
+            assert!(error.message.contains(why), "{why}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_host_that_cannot_read_a_setting_names_it() {
+        let error = Config::read(|name| {
+            if name == "cors_max_age" {
+                Err("provider failed".into())
+            } else {
+                Ok(None)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(error.setting, "cors_max_age");
+        assert_eq!(error.to_string(), "setting cors_max_age: provider failed");
+    }
+
+    #[test]
+    fn environment_names_are_prefixed_and_upper_case() {
+        assert_eq!(env_name("jwt_jwks"), "TODO_JWT_JWKS");
+    }
+}
