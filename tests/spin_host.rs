@@ -3,9 +3,13 @@
 //! for every request and calling its `wasi:http/incoming-handler`, with Spin's
 //! `fermyon:spin/sqlite@2.0.0` interface served from a real SQLite file (rusqlite, as Spin's
 //! local database is). Only the database labelled `default` is granted, as `spin.toml` asks.
+//! `fermyon:spin/variables@2.0.0` answers from `spin.toml` itself: the component's
+//! variables, their templates resolved against the application variables' defaults or
+//! against overrides, as `SPIN_VARIABLE_<NAME>` gives them to `spin up`.
 
 mod support;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -23,11 +27,14 @@ use wasmtime_wasi_http::{Error as HttpError, WasiHttpCtx, WasiHttpCtxView, WasiH
 
 wasmtime::component::bindgen!({
     path: "wit/deps/spin@2.0.0",
-    interfaces: "import fermyon:spin/sqlite@2.0.0;",
+    interfaces: "
+        import fermyon:spin/sqlite@2.0.0;
+        import fermyon:spin/variables@2.0.0;
+    ",
     with: { "fermyon:spin/sqlite.connection": SqliteConnection },
 });
 
-use fermyon::spin::sqlite;
+use fermyon::spin::{sqlite, variables};
 
 /// An open connection to the granted database.
 pub struct SqliteConnection(rusqlite::Connection);
@@ -40,6 +47,8 @@ struct Instance {
     hooks: NoOutboundHttp,
     /// The file behind the `default` database, if the component is granted one.
     database: Option<PathBuf>,
+    /// The component's variables, resolved.
+    variables: Arc<HashMap<String, String>>,
 }
 
 /// wasi:http's default behaviour; outbound requests fail, as `allowed_outbound_hosts = []` asks.
@@ -126,6 +135,57 @@ impl sqlite::HostConnection for Instance {
     }
 }
 
+impl variables::Host for Instance {
+    fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        self.variables
+            .get(&name)
+            .cloned()
+            .ok_or(variables::Error::Undefined(name))
+    }
+}
+
+/// The component's variables as Spin resolves them from `spin.toml`: each
+/// `[component.todo-api.variables]` entry's `{{ name }}` template filled with the
+/// application variable `name`, from `overrides` (what `SPIN_VARIABLE_NAME` sets) or
+/// else its default. Panics where Spin would refuse the manifest.
+fn resolve_variables(overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    let manifest: toml::Table =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spin.toml"))
+            .expect("read spin.toml")
+            .parse()
+            .expect("spin.toml is TOML");
+    let application = manifest["variables"].as_table().expect("[variables]");
+    let component = manifest["component"]["todo-api"]["variables"]
+        .as_table()
+        .expect("[component.todo-api.variables]");
+    component
+        .iter()
+        .map(|(name, template)| {
+            let template = template.as_str().expect("variable templates are strings");
+            let source = template
+                .strip_prefix("{{")
+                .and_then(|rest| rest.strip_suffix("}}"))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("{name}: expected a {{{{ variable }}}} template"));
+            let declared = application[source]
+                .as_table()
+                .unwrap_or_else(|| panic!("{source} is not declared in [variables]"));
+            let value = overrides
+                .iter()
+                .find(|(key, _)| *key == source)
+                .map(|(_, value)| (*value).to_owned())
+                .or_else(|| {
+                    declared
+                        .get("default")
+                        .and_then(|d| d.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| panic!("{source} is required and not set"));
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 fn run_statement(
     connection: &rusqlite::Connection,
     statement: &str,
@@ -166,10 +226,16 @@ fn run_statement(
 struct SpinHost {
     pre: ProxyPre<Instance>,
     database: Option<PathBuf>,
+    variables: Arc<HashMap<String, String>>,
 }
 
 impl SpinHost {
     fn new(database: Option<PathBuf>) -> Self {
+        Self::with_variables(database, &[])
+    }
+
+    /// A host whose application variables `overrides` set, as `SPIN_VARIABLE_*` would.
+    fn with_variables(database: Option<PathBuf>, overrides: &[(&str, &str)]) -> Self {
         // Compiling the component is the slow part; like Spin, do it once and reuse it.
         static COMPILED: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = COMPILED.get_or_init(|| {
@@ -182,9 +248,15 @@ impl SpinHost {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).expect("link http");
         sqlite::add_to_linker::<Instance, HasSelf<Instance>>(&mut linker, |state| state)
             .expect("link sqlite");
+        variables::add_to_linker::<Instance, HasSelf<Instance>>(&mut linker, |state| state)
+            .expect("link variables");
         let pre = ProxyPre::new(linker.instantiate_pre(component).expect("instantiate_pre"))
             .expect("the component exports wasi:http/incoming-handler");
-        Self { pre, database }
+        Self {
+            pre,
+            database,
+            variables: Arc::new(resolve_variables(overrides)),
+        }
     }
 
     /// Serves one request in a fresh instance, as Spin does.
@@ -197,6 +269,7 @@ impl SpinHost {
                 table: ResourceTable::new(),
                 hooks: NoOutboundHttp,
                 database: self.database.clone(),
+                variables: self.variables.clone(),
             },
         );
         let mut request = hyper::Request::builder()
@@ -383,4 +456,82 @@ async fn without_a_granted_database_the_spin_build_is_live_but_not_ready() {
         .call("POST", "/todos", &[JSON], br#"{"title":"a"}"#)
         .await;
     assert_eq!(refused.status, 503);
+}
+
+#[test]
+fn spin_toml_declares_and_binds_every_setting() {
+    let variables = resolve_variables(&[]);
+    for setting in todo_api::config::SETTINGS {
+        assert_eq!(
+            variables.get(*setting).map(String::as_str),
+            Some(""),
+            "{setting} must be a component variable defaulting to empty (unset)"
+        );
+    }
+    assert_eq!(variables.len(), todo_api::config::SETTINGS.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_variables_configure_cors_and_bearer_tokens() {
+    let dir = TempDir::new().unwrap();
+    let host = SpinHost::with_variables(
+        Some(database_file(dir.path())),
+        &[
+            ("jwt_hs256_secret", support::tokens::SECRET),
+            ("jwt_write_scope", "todos:write"),
+            ("cors_allowed_origins", "https://app.example.com"),
+        ],
+    );
+    let origin = ("origin", "https://app.example.com");
+    let refused = host
+        .call("POST", "/todos", &[JSON, origin], br#"{"title":"a"}"#)
+        .await;
+    assert!(refused.is_problem(401));
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let claims = json!({"exp": support::tokens::now() + 600, "scope": "todos:write"});
+    let bearer = format!(
+        "Bearer {}",
+        support::tokens::hs256(support::tokens::SECRET.as_bytes(), &claims)
+    );
+    let created = host
+        .call(
+            "POST",
+            "/todos",
+            &[JSON, ("authorization", &bearer)],
+            br#"{"title":"a"}"#,
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let preflight = host
+        .call(
+            "OPTIONS",
+            "/todos/1",
+            &[origin, ("access-control-request-method", "DELETE")],
+            b"",
+        )
+        .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET, PUT, PATCH, DELETE")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_spin_variable_answers_500_on_every_request() {
+    let host = SpinHost::with_variables(None, &[("max_body_bytes", "a lot")]);
+    for path in ["/healthz", "/todos"] {
+        let reply = host.call("GET", path, &[], b"").await;
+        assert!(reply.is_problem(500), "{path}");
+        assert!(
+            reply.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("max_body_bytes")
+        );
+    }
 }
