@@ -113,6 +113,7 @@ fn the_portable_component_imports_only_wasi() {
 fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
     let imports = assert_within_world(Build::Spin, "spin");
     assert!(imports.contains("fermyon:spin/sqlite@2"), "{imports:?}");
+    assert!(imports.contains("fermyon:spin/variables@2"), "{imports:?}");
     assert!(
         !imports.contains("wasi:filesystem/preopens@0.2"),
         "{imports:?}"
@@ -424,5 +425,155 @@ fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land
     assert_eq!(
         call(&server, "GET", "/todos/1", &[], b"").header("etag"),
         Some("\"10\"")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Settings, CORS and bearer tokens, configured with `wasmtime serve --env`
+
+#[test]
+fn environment_settings_turn_on_cors_and_bearer_tokens() {
+    use support::tokens;
+    let (_temp, data) = data_dir();
+    let key = tokens::es_key(5);
+    let jwks = tokens::jwks(&key, "k1");
+    let server = Server::start_with_env(
+        &data,
+        &[
+            ("TODO_CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            ("TODO_JWT_HS256_SECRET", tokens::SECRET),
+            ("TODO_JWT_JWKS", &jwks),
+            ("TODO_JWT_AUDIENCE", "todo-api"),
+            ("TODO_JWT_WRITE_SCOPE", "todos:write"),
+        ],
+    );
+    let origin = ("origin", "https://app.example.com");
+    let body = br#"{"title":"a"}"#;
+    let post_as = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        call(
+            &server,
+            "POST",
+            "/todos",
+            &[JSON, origin, ("authorization", &bearer)],
+            body,
+        )
+    };
+    let now = tokens::now();
+    let claims = json!({"exp": now + 600, "aud": "todo-api", "scope": "todos:write"});
+
+    // CORS: a preflight from the allowed origin, and none for another.
+    let preflight = call(
+        &server,
+        "OPTIONS",
+        "/todos",
+        &[origin, ("access-control-request-method", "POST")],
+        b"",
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET, POST")
+    );
+    assert_eq!(preflight.header("access-control-max-age"), Some("600"));
+    let foreign = call(
+        &server,
+        "OPTIONS",
+        "/todos",
+        &[
+            ("origin", "https://evil.example.com"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    );
+    assert!(foreign.header("access-control-allow-origin").is_none());
+
+    // No token, a bad one, a token without the scope: refused, nothing stored.
+    let missing = call(&server, "POST", "/todos", &[JSON, origin], body);
+    assert!(missing.is_problem(401));
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        missing.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let refused = [
+        tokens::hs256(
+            tokens::SECRET.as_bytes(),
+            &json!({"exp": now - 300, "aud": "todo-api", "scope": "todos:write"}),
+        ),
+        tokens::tampered(
+            &tokens::hs256(tokens::SECRET.as_bytes(), &claims),
+            &json!({"exp": now + 9999, "aud": "todo-api", "scope": "todos:write"}),
+        ),
+        tokens::compact(&json!({"alg": "none"}), &claims, |_| Vec::new()),
+        tokens::hs256(jwks.as_bytes(), &claims),
+        tokens::es256(&tokens::es_key(6), "k1", &claims),
+        tokens::hs256(
+            tokens::SECRET.as_bytes(),
+            &json!({"exp": now + 600, "aud": "other", "scope": "todos:write"}),
+        ),
+    ];
+    for token in &refused {
+        let reply = post_as(token);
+        assert!(reply.is_problem(401), "{token}: {}", reply.status);
+        assert!(
+            reply
+                .header("www-authenticate")
+                .is_some_and(|value| value.starts_with("Bearer error=\"invalid_token\"")),
+            "{token}"
+        );
+    }
+    let unscoped = post_as(&tokens::hs256(
+        tokens::SECRET.as_bytes(),
+        &json!({"exp": now + 600, "aud": "todo-api"}),
+    ));
+    assert!(unscoped.is_problem(403));
+    assert_eq!(
+        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        Some("0")
+    );
+
+    // Good HS256 and ES256 tokens: created, with the CORS headers a browser needs.
+    let created = post_as(&tokens::hs256(tokens::SECRET.as_bytes(), &claims));
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("vary"), Some("Origin"));
+    assert!(
+        created
+            .header("access-control-expose-headers")
+            .is_some_and(|value| value.contains("Location"))
+    );
+    assert_eq!(post_as(&tokens::es256(&key, "k1", &claims)).status, 201);
+    // Reads stay open.
+    assert_eq!(
+        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        Some("2")
+    );
+}
+
+#[test]
+fn an_invalid_setting_answers_500_and_the_log_names_it() {
+    let (_temp, data) = data_dir();
+    let server = Server::start_with_env(&data, &[("TODO_JWT_HS256_SECRET", "short")]);
+    for path in ["/healthz", "/todos"] {
+        let reply = call(&server, "GET", path, &[], b"");
+        assert!(reply.is_problem(500), "{path}");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("short"));
+    }
+    let refused = post(&server, json!({"title": "a"}));
+    assert!(refused.is_problem(500));
+    assert!(
+        server
+            .output()
+            .contains("setting jwt_hs256_secret: the secret must be at least 32 bytes"),
+        "{}",
+        server.output()
+    );
+    assert!(
+        std::fs::read_dir(&data).unwrap().next().is_none(),
+        "nothing was written"
     );
 }
