@@ -1,4 +1,5 @@
-# make serve: build the portable component and serve it with wasmtime on $ADDR, data in $DATA_DIR.
+# make serve: build the portable component and serve it with wasmtime on $ADDR, data in $DATA_DIR;
+#             the settings below (TODO_*) are passed on from the environment where set.
 # make test:  formatting, clippy (native and both components), and every test.
 # Each target first installs what it needs: the wasm32-wasip2 target and a pinned wasmtime CLI.
 
@@ -8,6 +9,11 @@ DATA_DIR ?= ./data
 WASMTIME_VERSION ?= 49.0.4
 WASMTIME_DIR := $(CURDIR)/.tools/wasmtime-$(WASMTIME_VERSION)
 WASMTIME := $(WASMTIME_DIR)/wasmtime_cli/wasmtime
+
+# The component's settings as environment variables (README, "Configuration").
+SETTINGS := TODO_CORS_ALLOWED_ORIGINS TODO_CORS_MAX_AGE TODO_JWT_HS256_SECRET TODO_JWT_JWKS \
+	TODO_JWT_ISSUER TODO_JWT_AUDIENCE TODO_JWT_WRITE_SCOPE TODO_JWT_PROTECT_READS \
+	TODO_MAX_BODY_BYTES TODO_MAX_TITLE_LENGTH
 
 PORTABLE_DIR := target/portable
 SPIN_DIR := target/spin
@@ -19,7 +25,8 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2
 
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
-	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" $(PORTABLE_WASM)
+	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
+		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
 
 test: tools
 	cargo fmt --all -- --check
