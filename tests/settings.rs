@@ -39,3 +39,12 @@ fn the_readme_documents_every_setting_under_both_names() {
         assert!(row.contains(&format!("`{}`", env_name(setting))), "{row}");
     }
 }
+
+#[test]
+fn the_readme_shows_spin_toml_as_it_is() {
+    let readme = project_file("README.md");
+    assert!(
+        readme.contains(&format!("```toml\n{}```", project_file("spin.toml"))),
+        "the README's copy of spin.toml is out of date"
+    );
+}
