@@ -33,9 +33,9 @@ pub const MAX_PAGE_SIZE: u64 = 1000;
 /// How often a write without `If-Match` re-reads and retries after losing a race.
 const WRITE_RETRIES: usize = 16;
 
-/// The OpenAPI 3.1 document served at `/openapi.json`; `tests/openapi.rs` keeps it in
-/// step with [`ROUTES`].
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
+/// `build.rs`); `tests/openapi.rs` keeps it in step with [`ROUTES`].
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// Every path the API serves and the methods each allows: the route table.
 pub const ROUTES: &[(&str, &[Method])] = &[
