@@ -21,18 +21,20 @@ PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin tools rust-tools
+.PHONY: serve test build build-spin bench-tokens tools rust-tools
 
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
 	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
 
-test: tools
+test: tools build
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_DIR) --features spin -- -D warnings
+	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
+	WASMTIME="$(WASMTIME)" bench/token-cost.sh 5
 	WASMTIME="$(WASMTIME)" cargo test
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
@@ -44,6 +46,10 @@ build: rust-tools
 build-spin: rust-tools
 	$(WASM_BUILD) --target-dir $(SPIN_DIR) --features spin
 	@ls -l $(SPIN_WASM)
+
+# What a bearer token costs per request in the component (README, "Measured").
+bench-tokens: tools build
+	WASMTIME="$(WASMTIME)" bench/token-cost.sh 300
 
 tools: rust-tools $(WASMTIME)
 
