@@ -3,8 +3,9 @@
 
 mod support;
 
-use http::{Method, Request, Response};
+use http::Response;
 use serde_json::{Value, json};
+use support::native::{body, problem, request};
 use support::tokens::{self, SECRET};
 use tempfile::TempDir;
 use todo_api::api;
@@ -45,16 +46,10 @@ impl Api {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response<Vec<u8>> {
-        let mut request = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(path);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
         api::handle(
             &self.store,
             &self.config,
-            request.body(body.as_bytes()).unwrap(),
+            request(method, path, headers, body.as_bytes()),
         )
     }
 
@@ -80,32 +75,11 @@ impl Api {
 const JSON: (&str, &str) = ("content-type", "application/json");
 const ORIGIN: (&str, &str) = ("origin", "https://app.example.com");
 
-fn body(response: &Response<Vec<u8>>) -> Value {
-    serde_json::from_slice(response.body()).unwrap_or(Value::Null)
-}
-
 fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> Option<&'a str> {
     response
         .headers()
         .get(name)
         .map(|value| value.to_str().unwrap())
-}
-
-/// Asserts a `status` problem and returns it.
-fn problem(response: &Response<Vec<u8>>, status: u16) -> Value {
-    assert_eq!(
-        response.status(),
-        status,
-        "{}",
-        String::from_utf8_lossy(response.body())
-    );
-    assert_eq!(
-        header(response, "content-type"),
-        Some("application/problem+json")
-    );
-    let problem = body(response);
-    assert_eq!(problem["status"], status);
-    problem
 }
 
 fn assert_unauthorized(response: &Response<Vec<u8>>, error: Option<&str>) {

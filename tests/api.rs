@@ -4,8 +4,9 @@ mod support;
 
 use std::io::Read;
 
-use http::{Method, Request, Response};
+use http::Response;
 use serde_json::{Value, json};
+use support::native::{body, problem, request};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
@@ -55,13 +56,11 @@ impl<S: Store> Api<S> {
         headers: &[(&str, &str)],
         body: impl Read,
     ) -> Response<Vec<u8>> {
-        let mut request = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(path);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        api::handle(&self.store, &self.config, request.body(body).unwrap())
+        api::handle(
+            &self.store,
+            &self.config,
+            request(method, path, headers, body),
+        )
     }
 
     fn get(&self, path: &str) -> Response<Vec<u8>> {
@@ -79,32 +78,12 @@ impl<S: Store> Api<S> {
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
-fn body(response: &Response<Vec<u8>>) -> Value {
-    serde_json::from_slice(response.body()).unwrap_or(Value::Null)
-}
-
 fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> &'a str {
     response
         .headers()
         .get(name)
         .map(|value| value.to_str().unwrap())
         .unwrap_or("")
-}
-
-/// Asserts an RFC 9457 problem with `status` and returns its body.
-fn problem(response: &Response<Vec<u8>>, status: u16) -> Value {
-    assert_eq!(
-        response.status(),
-        status,
-        "body: {}",
-        String::from_utf8_lossy(response.body())
-    );
-    assert_eq!(header(response, "content-type"), "application/problem+json");
-    let problem = body(response);
-    assert_eq!(problem["status"], status);
-    assert!(problem["type"].is_string() && problem["title"].is_string());
-    assert!(problem["detail"].is_string());
-    problem
 }
 
 fn post_creates_with_201_location_etag_and_body<S: Store>(api: Api<S>) {

@@ -2,7 +2,9 @@
 //! - [`RusqliteExecutor`]: the SQLite store's executor seam over `rusqlite`, so the native
 //!   tests run the very SQL the Spin build runs;
 //! - [`component`]: builds a component in release mode, once per test binary;
-//! - [`Server`]: a `wasmtime serve` process on a free port, stopped when dropped.
+//! - [`Server`]: a `wasmtime serve` process on a free port, stopped when dropped;
+//! - [`native`]: requests for the core called directly, and checks on its answers;
+//! - [`tokens`]: bearer tokens signed as an identity provider signs them.
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 use std::net::TcpListener;
@@ -350,5 +352,44 @@ pub mod tokens {
         let parts: Vec<&str> = token.split('.').collect();
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         format!("{}.{payload}.{}", parts[0], parts[2])
+    }
+}
+
+/// The core called natively: requests as a host hands them over, and checks on answers.
+pub mod native {
+    use http::{Method, Request, Response};
+    use serde_json::Value;
+
+    pub fn request<B>(method: &str, path: &str, headers: &[(&str, &str)], body: B) -> Request<B> {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).unwrap()
+    }
+
+    pub fn body(response: &Response<Vec<u8>>) -> Value {
+        serde_json::from_slice(response.body()).unwrap_or(Value::Null)
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and returns its body.
+    pub fn problem(response: &Response<Vec<u8>>, status: u16) -> Value {
+        assert_eq!(
+            response.status(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(response.body())
+        );
+        assert_eq!(
+            response.headers().get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..])
+        );
+        let problem = body(response);
+        assert_eq!(problem["status"], status);
+        assert!(problem["type"].is_string() && problem["title"].is_string());
+        assert!(problem["detail"].is_string());
+        problem
     }
 }
