@@ -14,6 +14,10 @@
 //!
 //! Writes to an existing todo honour `If-Match` (a stale tag gets `412` and changes
 //! nothing). Every error is an RFC 9457 problem (see [`crate::problem`]).
+//!
+//! Around the handlers, as [`crate::config::Config`] says: CORS preflights are answered
+//! before anything else and every answer gets its CORS headers ([`crate::cors`]); bearer
+//! tokens are checked after routing and before a handler reads the body ([`crate::jwt`]).
 
 use std::io::Read;
 
@@ -282,8 +286,7 @@ fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer
 }
 
 fn replace_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, B>) -> Answer {
-    let headers = request.headers;
-    let limits = request.limits;
+    let (headers, limits) = (request.headers, request.limits);
     let body = read_json_object(request, &[JSON])?;
     let fields =
         todo::parse_new_todo(&body, limits.max_title_chars).map_err(Problem::validation)?;
