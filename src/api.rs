@@ -34,6 +34,11 @@ use crate::todo::{self, FieldErrors, TodoId};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 pub const MAX_PAGE_SIZE: u64 = 1000;
+/// Every status the API answers with, for any input (the README's tables; hostile-input
+/// tests hold every answer to this set).
+pub const STATUSES: &[u16] = &[
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 412, 413, 415, 500, 503,
+];
 /// How often a write without `If-Match` re-reads and retries after losing a race.
 const WRITE_RETRIES: usize = 16;
 

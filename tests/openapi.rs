@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use todo_api::api::{OPENAPI_JSON, ROUTES};
+use todo_api::api::{OPENAPI_JSON, ROUTES, STATUSES};
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -59,5 +59,21 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         }
         Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
+    }
+}
+
+#[test]
+fn the_document_promises_only_statuses_the_api_answers_with() {
+    let document: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(responses) = operation["responses"].as_object() else {
+                continue;
+            };
+            for status in responses.keys() {
+                let status: u16 = status.parse().expect("numeric status");
+                assert!(STATUSES.contains(&status), "{method} {path}: {status}");
+            }
+        }
     }
 }
