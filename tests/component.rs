@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use serde_json::{Value, json};
-use support::{Build, Reply, Server, agent, component};
+use support::{Build, Reply, Server, component};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------
@@ -150,38 +150,10 @@ fn the_worlds_keep_spin_out_of_the_portable_build() {
 // ---------------------------------------------------------------------------------------
 // Over HTTP, under wasmtime serve
 
-fn call(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(server.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(body.to_vec()).expect("request");
-    let mut response = agent()
-        .run(request)
-        .unwrap_or_else(|error| panic!("{method} {path} failed: {error}\n{}", server.output()));
-    Reply {
-        status: response.status().as_u16(),
-        headers: response
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body: response.body_mut().read_to_vec().expect("read body"),
-    }
-}
-
 const JSON: (&str, &str) = ("content-type", "application/json");
 
 fn post(server: &Server, body: Value) -> Reply {
-    call(
-        server,
-        "POST",
-        "/todos",
-        &[JSON],
-        body.to_string().as_bytes(),
-    )
+    server.call("POST", "/todos", &[JSON], body.to_string().as_bytes())
 }
 
 fn data_dir() -> (TempDir, std::path::PathBuf) {
@@ -203,9 +175,9 @@ fn a_client_of_the_seed_sample_works_unchanged() {
     assert_eq!(created.header("location"), Some("/todos/1"));
     let expected = json!({"id": 1, "title": "Walk the dog", "dueBy": null, "isComplete": false});
     assert_eq!(created.json(), expected);
-    assert_eq!(call(&server, "GET", "/todos/1", &[], b"").json(), expected);
+    assert_eq!(server.call("GET", "/todos/1", &[], b"").json(), expected);
     assert_eq!(
-        call(&server, "GET", "/todos", &[], b"").json(),
+        server.call("GET", "/todos", &[], b"").json(),
         json!([expected])
     );
     assert!(
@@ -230,13 +202,7 @@ fn the_whole_api_table_answers_over_http() {
         );
     }
     // GET /todos: filter, paging, count, links, bad query.
-    let page = call(
-        &server,
-        "GET",
-        "/todos?isComplete=false&pageSize=1",
-        &[],
-        b"",
-    );
+    let page = server.call("GET", "/todos?isComplete=false&pageSize=1", &[], b"");
     assert_eq!(
         page.json(),
         json!([{"id": 1, "title": "t1", "dueBy": null, "isComplete": false}])
@@ -246,19 +212,24 @@ fn the_whole_api_table_answers_over_http() {
         page.header("link"),
         Some("</todos?isComplete=false&page=2&pageSize=1>; rel=\"next\"")
     );
-    assert!(call(&server, "GET", "/todos?pageSize=5000", &[], b"").is_problem(400));
+    assert!(
+        server
+            .call("GET", "/todos?pageSize=5000", &[], b"")
+            .is_problem(400)
+    );
     // GET /todos/{id}: ETag and 304, unknown and malformed ids.
-    let one = call(&server, "GET", "/todos/1", &[], b"");
+    let one = server.call("GET", "/todos/1", &[], b"");
     let tag = one.header("etag").expect("etag").to_owned();
     assert_eq!(
-        call(&server, "GET", "/todos/1", &[("if-none-match", &tag)], b"").status,
+        server
+            .call("GET", "/todos/1", &[("if-none-match", &tag)], b"")
+            .status,
         304
     );
-    assert!(call(&server, "GET", "/todos/99", &[], b"").is_problem(404));
-    assert!(call(&server, "GET", "/todos/x1", &[], b"").is_problem(404));
+    assert!(server.call("GET", "/todos/99", &[], b"").is_problem(404));
+    assert!(server.call("GET", "/todos/x1", &[], b"").is_problem(404));
     // PUT, PATCH with If-Match, stale tags, DELETE.
-    let put = call(
-        &server,
+    let put = server.call(
         "PUT",
         "/todos/1",
         &[JSON, ("if-match", &tag)],
@@ -270,18 +241,17 @@ fn the_whole_api_table_answers_over_http() {
         json!({"id": 1, "title": "new", "dueBy": "2026-12-24", "isComplete": false})
     );
     assert!(
-        call(
-            &server,
-            "PUT",
-            "/todos/1",
-            &[JSON, ("if-match", &tag)],
-            br#"{"title":"lost"}"#
-        )
-        .is_problem(412)
+        server
+            .call(
+                "PUT",
+                "/todos/1",
+                &[JSON, ("if-match", &tag)],
+                br#"{"title":"lost"}"#
+            )
+            .is_problem(412)
     );
     let merge = ("content-type", "application/merge-patch+json");
-    let patched = call(
-        &server,
+    let patched = server.call(
         "PATCH",
         "/todos/1",
         &[merge],
@@ -291,38 +261,55 @@ fn the_whole_api_table_answers_over_http() {
         patched.json(),
         json!({"id": 1, "title": "new", "dueBy": null, "isComplete": true})
     );
-    assert!(call(&server, "DELETE", "/todos/1", &[("if-match", &tag)], b"").is_problem(412));
-    let deleted = call(&server, "DELETE", "/todos/1", &[], b"");
-    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
-    assert!(call(&server, "GET", "/todos/1", &[], b"").is_problem(404));
-    // Errors: bad JSON, wrong types, wrong content type, too large, wrong method.
-    assert!(call(&server, "POST", "/todos", &[JSON], b"{oops").is_problem(400));
-    assert!(call(&server, "POST", "/todos", &[JSON], b"[]").is_problem(400));
-    assert!(call(&server, "POST", "/todos", &[JSON], br#"{"title":" "}"#).is_problem(400));
     assert!(
-        call(
-            &server,
-            "POST",
-            "/todos",
-            &[("content-type", "text/plain")],
-            b"x"
-        )
-        .is_problem(415)
+        server
+            .call("DELETE", "/todos/1", &[("if-match", &tag)], b"")
+            .is_problem(412)
+    );
+    let deleted = server.call("DELETE", "/todos/1", &[], b"");
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    assert!(server.call("GET", "/todos/1", &[], b"").is_problem(404));
+    // Errors: bad JSON, wrong types, wrong content type, too large, wrong method.
+    assert!(
+        server
+            .call("POST", "/todos", &[JSON], b"{oops")
+            .is_problem(400)
+    );
+    assert!(
+        server
+            .call("POST", "/todos", &[JSON], b"[]")
+            .is_problem(400)
+    );
+    assert!(
+        server
+            .call("POST", "/todos", &[JSON], br#"{"title":" "}"#)
+            .is_problem(400)
+    );
+    assert!(
+        server
+            .call("POST", "/todos", &[("content-type", "text/plain")], b"x")
+            .is_problem(415)
     );
     let huge = format!("{{\"title\":\"{}\"}}", "x".repeat(100 * 1024));
-    assert!(call(&server, "POST", "/todos", &[JSON], huge.as_bytes()).is_problem(413));
-    let wrong = call(&server, "DELETE", "/todos", &[], b"");
+    assert!(
+        server
+            .call("POST", "/todos", &[JSON], huge.as_bytes())
+            .is_problem(413)
+    );
+    let wrong = server.call("DELETE", "/todos", &[], b"");
     assert!(wrong.is_problem(405));
     assert_eq!(wrong.header("allow"), Some("GET, POST"));
     assert_eq!(
-        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        server
+            .call("GET", "/todos", &[], b"")
+            .header("x-total-count"),
         Some("2")
     );
     // Health, readiness, the document.
-    assert_eq!(call(&server, "GET", "/healthz", &[], b"").status, 200);
-    assert_eq!(call(&server, "GET", "/readyz", &[], b"").status, 200);
+    assert_eq!(server.call("GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(server.call("GET", "/readyz", &[], b"").status, 200);
     assert_eq!(
-        call(&server, "GET", "/openapi.json", &[], b"").json()["openapi"],
+        server.call("GET", "/openapi.json", &[], b"").json()["openapi"],
         "3.1.0"
     );
 }
@@ -335,10 +322,11 @@ fn todos_survive_a_restart_and_ids_are_not_reused() {
         for title in ["a", "b", "c"] {
             assert_eq!(post(&server, json!({"title": title})).status, 201);
         }
-        assert_eq!(call(&server, "DELETE", "/todos/3", &[], b"").status, 204);
+        assert_eq!(server.call("DELETE", "/todos/3", &[], b"").status, 204);
     }
     let server = Server::start(&data);
-    let titles: Vec<_> = call(&server, "GET", "/todos", &[], b"")
+    let titles: Vec<_> = server
+        .call("GET", "/todos", &[], b"")
         .json()
         .as_array()
         .unwrap()
@@ -374,7 +362,7 @@ fn forty_concurrent_creates_all_succeed_with_unique_ids() {
     let mut ids: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     ids.sort_unstable();
     assert_eq!(ids, (1..=clients as i64).collect::<Vec<_>>());
-    let listed = call(&server, "GET", "/todos", &[], b"");
+    let listed = server.call("GET", "/todos", &[], b"");
     assert_eq!(listed.header("x-total-count"), Some("40"));
 }
 
@@ -382,8 +370,8 @@ fn forty_concurrent_creates_all_succeed_with_unique_ids() {
 fn without_its_data_directory_it_is_live_but_not_ready() {
     let (_temp, data) = data_dir();
     let server = Server::start_without_data(&data);
-    assert_eq!(call(&server, "GET", "/healthz", &[], b"").status, 200);
-    assert!(call(&server, "GET", "/readyz", &[], b"").is_problem(503));
+    assert_eq!(server.call("GET", "/healthz", &[], b"").status, 200);
+    assert!(server.call("GET", "/readyz", &[], b"").is_problem(503));
     let refused = post(&server, json!({"title": "a"}));
     assert!(refused.is_problem(503));
     assert!(!String::from_utf8_lossy(&refused.body).contains("/data"));
@@ -404,7 +392,9 @@ fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land
                     headers.extend(if_match.map(|tag| ("if-match", tag)));
                     let body = json!({"title": format!("by {n}")}).to_string();
                     barrier.wait();
-                    call(&server, "PUT", "/todos/1", &headers, body.as_bytes()).status
+                    server
+                        .call("PUT", "/todos/1", &headers, body.as_bytes())
+                        .status
                 })
             })
             .collect();
@@ -417,13 +407,13 @@ fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land
     expected.insert(0, 200);
     assert_eq!(race(8, Some("\"1\"")), expected);
     assert_eq!(
-        call(&server, "GET", "/todos/1", &[], b"").header("etag"),
+        server.call("GET", "/todos/1", &[], b"").header("etag"),
         Some("\"2\"")
     );
     // Without If-Match every write lands, each on top of the one before: none is lost.
     assert_eq!(race(8, None), vec![200; 8], "{}", server.output());
     assert_eq!(
-        call(&server, "GET", "/todos/1", &[], b"").header("etag"),
+        server.call("GET", "/todos/1", &[], b"").header("etag"),
         Some("\"10\"")
     );
 }
@@ -451,8 +441,7 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
     let body = br#"{"title":"a"}"#;
     let post_as = |token: &str| {
         let bearer = format!("Bearer {token}");
-        call(
-            &server,
+        server.call(
             "POST",
             "/todos",
             &[JSON, origin, ("authorization", &bearer)],
@@ -463,8 +452,7 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
     let claims = json!({"exp": now + 600, "aud": "todo-api", "scope": "todos:write"});
 
     // CORS: a preflight from the allowed origin, and none for another.
-    let preflight = call(
-        &server,
+    let preflight = server.call(
         "OPTIONS",
         "/todos",
         &[origin, ("access-control-request-method", "POST")],
@@ -480,8 +468,7 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
         Some("GET, POST")
     );
     assert_eq!(preflight.header("access-control-max-age"), Some("600"));
-    let foreign = call(
-        &server,
+    let foreign = server.call(
         "OPTIONS",
         "/todos",
         &[
@@ -493,7 +480,7 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
     assert!(foreign.header("access-control-allow-origin").is_none());
 
     // No token, a bad one, a token without the scope: refused, nothing stored.
-    let missing = call(&server, "POST", "/todos", &[JSON, origin], body);
+    let missing = server.call("POST", "/todos", &[JSON, origin], body);
     assert!(missing.is_problem(401));
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     assert_eq!(
@@ -533,7 +520,9 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
     ));
     assert!(unscoped.is_problem(403));
     assert_eq!(
-        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        server
+            .call("GET", "/todos", &[], b"")
+            .header("x-total-count"),
         Some("0")
     );
 
@@ -549,7 +538,9 @@ fn environment_settings_turn_on_cors_and_bearer_tokens() {
     assert_eq!(post_as(&tokens::es256(&key, "k1", &claims)).status, 201);
     // Reads stay open.
     assert_eq!(
-        call(&server, "GET", "/todos", &[], b"").header("x-total-count"),
+        server
+            .call("GET", "/todos", &[], b"")
+            .header("x-total-count"),
         Some("2")
     );
 }
@@ -559,7 +550,7 @@ fn an_invalid_setting_answers_500_and_the_log_names_it() {
     let (_temp, data) = data_dir();
     let server = Server::start_with_env(&data, &[("TODO_JWT_HS256_SECRET", "short")]);
     for path in ["/healthz", "/todos"] {
-        let reply = call(&server, "GET", path, &[], b"");
+        let reply = server.call("GET", path, &[], b"");
         assert!(reply.is_problem(500), "{path}");
         assert!(!String::from_utf8_lossy(&reply.body).contains("short"));
     }

@@ -146,22 +146,57 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path) -> Self {
-        Self::spawn(data, true, &[])
+        Self::spawn(data, true, &[], false)
     }
 
     /// Serves with settings passed as environment variables (`--env NAME=VALUE`), as
     /// `make serve` passes them on.
     pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Self {
-        Self::spawn(data, true, env)
+        Self::spawn(data, true, env, false)
+    }
+
+    /// Serves from a mount namespace of its own in which `data` is a bind mount, so a
+    /// test can make it read-only and writable again under the running host
+    /// ([`Server::remount`]): a disk failing, as root cannot fake with file modes.
+    pub fn start_on_own_mount(data: &Path) -> Self {
+        Self::spawn(data, true, &[], true)
+    }
+
+    /// Remounts the data directory read-only or writable, inside the host's namespace.
+    pub fn remount(&self, data: &Path, writable: bool) {
+        let options = if writable {
+            "remount,bind,rw"
+        } else {
+            "remount,bind,ro"
+        };
+        let status = Command::new("nsenter")
+            .args([
+                "-t",
+                &self.child.id().to_string(),
+                "-m",
+                "mount",
+                "-o",
+                options,
+            ])
+            .arg(data)
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "remount {options} failed");
+    }
+
+    /// Ends the host at once, as a crash or `kill -9` would, and waits for it.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Serves without preopening any directory: the store is missing. `data` only
     /// decides where the host's log goes.
     pub fn start_without_data(data: &Path) -> Self {
-        Self::spawn(data, false, &[])
+        Self::spawn(data, false, &[], false)
     }
 
-    fn spawn(data: &Path, mount: bool, env: &[(&str, &str)]) -> Self {
+    fn spawn(data: &Path, mount: bool, env: &[(&str, &str)], own_mount: bool) -> Self {
         let component = component(Build::Portable);
         let port = free_port();
         let log = data
@@ -169,7 +204,18 @@ impl Server {
             .unwrap_or(data)
             .join(format!("wasmtime-serve-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create server log");
-        let mut command = Command::new(wasmtime());
+        let mut command = if own_mount {
+            // `sh` binds the directory onto itself in a new mount namespace, then becomes
+            // wasmtime (exec), so the child's pid names the namespace for `remount`.
+            let mut command = Command::new("unshare");
+            command
+                .args(["-m", "sh", "-c", r#"mount --bind "$0" "$0" && exec "$@""#])
+                .arg(data)
+                .arg(wasmtime());
+            command
+        } else {
+            Command::new(wasmtime())
+        };
         command
             .args(["serve", "-S", "cli", "--addr"])
             .arg(format!("127.0.0.1:{port}"));
@@ -220,6 +266,40 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// One request; `Err` when no answer came (the host is gone or the connection broke).
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
+        let mut request = http::Request::builder().method(method).uri(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.to_vec()).map_err(|e| e.to_string())?;
+        let mut response = agent().run(request).map_err(|e| e.to_string())?;
+        Ok(Reply {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+                .collect(),
+            body: response
+                .body_mut()
+                .read_to_vec()
+                .map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// One request that must be answered.
+    pub fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        self.try_call(method, path, headers, body)
+            .unwrap_or_else(|error| panic!("{method} {path} failed: {error}\n{}", self.output()))
+    }
 }
 
 impl Drop for Server {
@@ -250,6 +330,20 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl From<http::Response<Vec<u8>>> for Reply {
+    fn from(response: http::Response<Vec<u8>>) -> Self {
+        Self {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+                .collect(),
+            body: response.into_body(),
+        }
+    }
 }
 
 impl Reply {
