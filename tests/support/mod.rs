@@ -275,24 +275,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Reply, String> {
-        let mut request = http::Request::builder().method(method).uri(self.url(path));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request.body(body.to_vec()).map_err(|e| e.to_string())?;
-        let mut response = agent().run(request).map_err(|e| e.to_string())?;
-        Ok(Reply {
-            status: response.status().as_u16(),
-            headers: response
-                .headers()
-                .iter()
-                .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
-                .collect(),
-            body: response
-                .body_mut()
-                .read_to_vec()
-                .map_err(|e| e.to_string())?,
-        })
+        request_to(&self.base, method, path, headers, body)
     }
 
     /// One request that must be answered.
@@ -307,6 +290,36 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One request to the server at `base` (`http://127.0.0.1:PORT`); `Err` when no answer came.
+pub fn request_to(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply, String> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(body.to_vec()).map_err(|e| e.to_string())?;
+    let mut response = agent().run(request).map_err(|e| e.to_string())?;
+    Ok(Reply {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| e.to_string())?,
+    })
 }
 
 fn free_port() -> u16 {

@@ -1,0 +1,419 @@
+//! Reliability: no acknowledged write is ever lost, under concurrency and across a crash.
+//!
+//! Eight clients create, update with `If-Match`, patch without it, delete and list at once
+//! for a bounded time, and keep a ledger of every answer they got. The ledger is then
+//! checked against what is stored:
+//! - ids are unique, and every todo whose creation was acknowledged is there;
+//! - every `200` write is there: the todo's current revision is the highest one
+//!   acknowledged, with the body acknowledged for it;
+//! - revisions acknowledged for a todo are exactly 1, 2, …, n: no write took effect
+//!   without being acknowledged, so each write that got `412` changed nothing;
+//! - a todo whose deletion was acknowledged is gone, and was deleted once;
+//! - every stored file parses.
+//!
+//! Run on the portable component under `wasmtime serve` (directory store), on the SQLite
+//! store natively with a connection per request, and across a `kill -9` of the host.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Reply, Server};
+use tempfile::TempDir;
+use todo_api::api;
+use todo_api::config::Config;
+use todo_api::store::sqlite::SqliteStore;
+
+const CLIENTS: usize = 8;
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// Sends one request; `Err` when no answer came.
+type Transport<'a> =
+    dyn Fn(&str, &str, &[(&str, &str)], &[u8]) -> Result<Reply, String> + Sync + 'a;
+
+/// What one client was told.
+#[derive(Debug, Clone)]
+enum Event {
+    Created {
+        id: i64,
+        todo: Value,
+    },
+    Written {
+        id: i64,
+        revision: u64,
+        todo: Value,
+    },
+    Deleted {
+        id: i64,
+    },
+    /// `412`: the client's tag was stale.
+    Refused,
+    /// No answer: the write may or may not have happened.
+    Unanswered {
+        id: Option<i64>,
+    },
+    /// An answer no correct run gives.
+    Unexpected {
+        request: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// A small deterministic generator per client, so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn revision_of(reply: &Reply) -> Option<u64> {
+    reply.header("etag")?.trim_matches('"').parse().ok()
+}
+
+/// Runs `CLIENTS` clients until `stop` is set, each mixing every kind of request over a
+/// small shared set of todos so that conditional writes race. Returns every event.
+fn run_clients(send: &Transport<'_>, stop: &AtomicBool) -> Vec<Event> {
+    let known = Mutex::new(Vec::<i64>::new());
+    let ledger = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for client in 0..CLIENTS {
+            let (known, ledger) = (&known, &ledger);
+            scope.spawn(move || {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1));
+                let mut events = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let target = {
+                        let known = known.lock().unwrap();
+                        // The newest few todos: writers collide on them.
+                        let recent = &known[known.len().saturating_sub(4)..];
+                        (!recent.is_empty())
+                            .then(|| recent[rng.below(recent.len() as u64) as usize])
+                    };
+                    let event = one_request(send, &mut rng, client, n, target);
+                    if let Some(Event::Created { id, .. }) = &event {
+                        known.lock().unwrap().push(*id);
+                    }
+                    if let Some(Event::Unanswered { .. }) = &event {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    events.extend(event);
+                }
+                ledger.lock().unwrap().extend(events);
+            });
+        }
+    });
+    ledger.into_inner().unwrap()
+}
+
+fn one_request(
+    send: &Transport<'_>,
+    rng: &mut Rng,
+    client: usize,
+    n: u32,
+    target: Option<i64>,
+) -> Option<Event> {
+    let unexpected = |request: String, reply: &Reply| Event::Unexpected {
+        request,
+        status: reply.status,
+        body: String::from_utf8_lossy(&reply.body).into_owned(),
+    };
+    let choice = rng.below(100);
+    let Some(id) = target.filter(|_| choice >= 25) else {
+        let body = json!({"title": format!("client {client} todo {n}")}).to_string();
+        return Some(match send("POST", "/todos", &[JSON], body.as_bytes()) {
+            Err(_) => Event::Unanswered { id: None },
+            Ok(reply) if reply.status == 201 => Event::Created {
+                id: reply.json()["id"].as_i64().expect("created id"),
+                todo: reply.json(),
+            },
+            Ok(reply) => unexpected("POST /todos".into(), &reply),
+        });
+    };
+    let path = format!("/todos/{id}");
+    if choice >= 90 {
+        return match send("GET", "/todos?pageSize=1000", &[], b"") {
+            Err(_) => Some(Event::Unanswered { id: None }),
+            Ok(reply) if reply.status == 200 => None,
+            Ok(reply) => Some(unexpected("GET /todos".into(), &reply)),
+        };
+    }
+    // Conditional writes read the todo first, as a client keeping an ETag does.
+    let tag = match send("GET", &path, &[], b"") {
+        Err(_) => return Some(Event::Unanswered { id: Some(id) }),
+        Ok(reply) if reply.status == 404 => return None,
+        Ok(reply) if reply.status == 200 => reply.header("etag").unwrap_or("").to_owned(),
+        Ok(reply) => return Some(unexpected(format!("GET {path}"), &reply)),
+    };
+    let complete = rng.below(2) == 1;
+    let (method, headers, body) = match choice {
+        25..=64 => (
+            "PUT",
+            vec![JSON, ("if-match", tag.as_str())],
+            json!({"title": format!("client {client} put {n}"), "isComplete": complete}),
+        ),
+        65..=79 => ("PATCH", vec![JSON], json!({"isComplete": complete})),
+        _ => ("DELETE", vec![("if-match", tag.as_str())], Value::Null),
+    };
+    let body = if method == "DELETE" {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    Some(match send(method, &path, &headers, &body) {
+        Err(_) => Event::Unanswered { id: Some(id) },
+        Ok(reply) => match reply.status {
+            200 => Event::Written {
+                id,
+                revision: revision_of(&reply).expect("a write answers its ETag"),
+                todo: reply.json(),
+            },
+            204 => Event::Deleted { id },
+            412 => Event::Refused,
+            // Deleted by another client in the meantime.
+            404 => return None,
+            _ => unexpected(format!("{method} {path}"), &reply),
+        },
+    })
+}
+
+/// What the ledger says of one todo.
+#[derive(Default)]
+struct Acknowledged {
+    revisions: BTreeMap<u64, Value>,
+    deletions: usize,
+    unanswered: bool,
+}
+
+/// Checks the ledger against the store as `send` reads it. `crashed`: the host died under
+/// load, so writes that got no answer may or may not have happened.
+fn check_ledger(events: &[Event], send: &Transport<'_>, crashed: bool) -> usize {
+    let mut todos: BTreeMap<i64, Acknowledged> = BTreeMap::new();
+    let mut created = Vec::new();
+    for event in events {
+        match event {
+            Event::Created { id, todo } => {
+                created.push(*id);
+                let entry = todos.entry(*id).or_default();
+                assert!(entry.revisions.insert(1, todo.clone()).is_none());
+            }
+            Event::Written { id, revision, todo } => {
+                let entry = todos.entry(*id).or_default();
+                let twice = entry.revisions.insert(*revision, todo.clone());
+                assert!(
+                    twice.is_none(),
+                    "todo {id}: revision {revision} acknowledged twice"
+                );
+            }
+            Event::Deleted { id } => todos.entry(*id).or_default().deletions += 1,
+            Event::Unanswered { id: Some(id) } => todos.entry(*id).or_default().unanswered = true,
+            Event::Refused | Event::Unanswered { id: None } => {}
+            Event::Unexpected {
+                request,
+                status,
+                body,
+            } => {
+                panic!("{request} answered {status}: {body}")
+            }
+        }
+    }
+    let unique: BTreeSet<_> = created.iter().collect();
+    assert_eq!(unique.len(), created.len(), "an id was handed out twice");
+
+    for (id, acknowledged) in &todos {
+        let reply = send("GET", &format!("/todos/{id}"), &[], b"").expect("read back");
+        assert!(acknowledged.deletions <= 1, "todo {id} deleted twice");
+        if acknowledged.deletions == 1 {
+            assert_eq!(reply.status, 404, "todo {id}: acknowledged deletion lost");
+            continue;
+        }
+        let newest = *acknowledged.revisions.keys().max().expect("created");
+        if crashed
+            && acknowledged.unanswered
+            && (reply.status == 404 || revision_of(&reply) > Some(newest))
+        {
+            // A write in flight when the host died took effect after all: allowed.
+            continue;
+        }
+        assert_eq!(reply.status, 200, "todo {id}: acknowledged todo lost");
+        assert_eq!(
+            revision_of(&reply),
+            Some(newest),
+            "todo {id}: acknowledged write lost, or an unacknowledged one took effect"
+        );
+        assert_eq!(
+            reply.json(),
+            acknowledged.revisions[&newest],
+            "todo {id}: content"
+        );
+        if !crashed {
+            let expected: Vec<u64> = (1..=newest).collect();
+            assert_eq!(
+                acknowledged.revisions.keys().copied().collect::<Vec<_>>(),
+                expected,
+                "todo {id}: a revision no client was told of (a refused write changed it?)"
+            );
+        }
+    }
+    let listed = send("GET", "/todos?pageSize=1000", &[], b"").expect("list");
+    assert_eq!(
+        listed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&listed.body)
+    );
+    events.len()
+}
+
+/// Every non-empty revision file under `data` parses as a todo or `null`.
+fn assert_every_stored_file_parses(data: &Path) -> usize {
+    let mut files = 0;
+    for todo_dir in std::fs::read_dir(data.join("todos")).unwrap() {
+        for file in std::fs::read_dir(todo_dir.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            if !bytes.is_empty() {
+                let value: Value = serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(value.is_null() || value.is_object(), "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    files
+}
+
+fn summary(events: &[Event]) -> String {
+    let mut counts = BTreeMap::new();
+    for event in events {
+        let kind = format!("{event:?}");
+        *counts
+            .entry(kind.split([' ', '{']).next().unwrap_or("").to_owned())
+            .or_insert(0) += 1;
+    }
+    format!("{counts:?}")
+}
+
+fn over_http(server: &Server) -> Box<Transport<'_>> {
+    Box::new(
+        |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+            server.try_call(method, path, headers, body)
+        },
+    )
+}
+
+fn run_for(send: &Transport<'_>, duration: Duration) -> Vec<Event> {
+    let stop = AtomicBool::new(false);
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            thread::sleep(duration);
+            stop.store(true, Ordering::Relaxed);
+        });
+        run_clients(send, &stop)
+    })
+}
+
+#[test]
+fn eight_clients_at_once_on_the_component_lose_no_acknowledged_write() {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let server = Server::start(&data);
+    let send = over_http(&server);
+    let events = run_for(&send, Duration::from_secs(3));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Refused)),
+        "no If-Match race happened: {}",
+        summary(&events)
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Deleted { .. })),
+        "{}",
+        summary(&events)
+    );
+    check_ledger(&events, &send, false);
+    let files = assert_every_stored_file_parses(&data);
+    eprintln!(
+        "wasmtime serve, 8 clients, 3 s: {}; {files} live revision files",
+        summary(&events)
+    );
+}
+
+#[test]
+fn eight_clients_at_once_on_one_sqlite_file_lose_no_acknowledged_write() {
+    let temp = TempDir::new().unwrap();
+    let database = temp.path().join("todos.db");
+    let config = Config::default();
+    // A connection per request, as Spin opens one per component instance.
+    let send = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let store = SqliteStore::new(support::RusqliteExecutor::open(&database));
+        let request = support::native::request(method, path, headers, body);
+        Ok(Reply::from(api::handle(&store, &config, request)))
+    };
+    let events = run_for(&send, Duration::from_secs(3));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Refused)),
+        "{}",
+        summary(&events)
+    );
+    check_ledger(&events, &send, false);
+    eprintln!("SQLite, 8 clients, 3 s: {}", summary(&events));
+}
+
+#[test]
+fn a_host_killed_under_write_load_loses_no_acknowledged_write() {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let server = Mutex::new(Server::start(&data));
+    let base = server.lock().unwrap().base.clone();
+    let stop = AtomicBool::new(false);
+    // The clients talk to the address, not the handle, so the killer can take the handle.
+    let send = move |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        support::request_to(&base, method, path, headers, body)
+    };
+    let started = Instant::now();
+    let events = thread::scope(|scope| {
+        scope.spawn(|| {
+            thread::sleep(Duration::from_millis(1500));
+            server.lock().unwrap().kill_now();
+            thread::sleep(Duration::from_millis(200));
+            stop.store(true, Ordering::Relaxed);
+        });
+        run_clients(&send, &stop)
+    });
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Unanswered { .. })),
+        "the kill cut no request: {}",
+        summary(&events)
+    );
+    // A new host on the same data: everything acknowledged is there, and readable.
+    let restarted = Server::start(&data);
+    check_ledger(&events, &over_http(&restarted), true);
+    let files = assert_every_stored_file_parses(&data);
+    eprintln!(
+        "killed under load: {}; {files} live revision files",
+        summary(&events)
+    );
+    // The store still takes writes after the crash.
+    assert_eq!(
+        restarted
+            .call("POST", "/todos", &[JSON], br#"{"title":"after"}"#)
+            .status,
+        201
+    );
+}
