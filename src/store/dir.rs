@@ -30,6 +30,10 @@
 //!   file (never read), a previous revision not yet emptied (never read), or an id
 //!   directory without revisions (read as absent).
 //!
+//! `/readyz` (`check_ready`) writes and removes a staging file, so a read-only or full
+//! disk reads as not ready, and removes staging files older than ten minutes, which only a
+//! crashed writer leaves.
+//!
 //! File names are built only from integers, so no request can name a path.
 
 use std::collections::hash_map::RandomState;
@@ -43,6 +47,8 @@ use crate::todo::{MAX_TITLE_CHARS_CEILING, Todo, TodoFields, TodoId};
 
 /// How many ids past the `last-id` hint to try before listing the directory instead.
 const ID_PROBES: u32 = 64;
+/// Age past which a staging file is known to be left over from a crash.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
 /// How often a reader lists again when the revision it found was superseded meanwhile.
 const READ_RETRIES: u32 = 16;
 
@@ -117,14 +123,19 @@ impl DirStore {
 
     /// Every id that has a directory, in no particular order.
     fn all_ids(&self) -> StoreResult<Vec<TodoId>> {
-        Ok(numbered_entries(&self.todos_dir(), TodoId::parse)?.unwrap_or_default())
+        match numbered_entries(&self.todos_dir(), TodoId::parse)? {
+            Some(ids) => Ok(ids),
+            None => self.check_root().map(|()| Vec::new()),
+        }
     }
 
     /// The newest revision published for `id`; `None` if the id was never claimed, or its
     /// creator crashed before publishing revision 1.
     fn newest_revision(&self, id: TodoId) -> StoreResult<Option<u64>> {
-        let revisions = numbered_entries(&self.todo_dir(id), parse_revision_name)?;
-        Ok(revisions.and_then(|revisions| revisions.into_iter().max()))
+        match numbered_entries(&self.todo_dir(id), parse_revision_name)? {
+            Some(revisions) => Ok(revisions.into_iter().max()),
+            None => self.check_root().map(|()| None),
+        }
     }
 
     /// The current revision of `id` and its content (`None` inside: deleted).
@@ -155,6 +166,40 @@ impl DirStore {
         Err(StoreError::Unavailable(format!(
             "todo {id} kept changing while being read"
         )))
+    }
+
+    /// Fails unless the data directory is there. Asked where a missing file or directory
+    /// would otherwise read as "no such todo": without the root, nothing can be said.
+    fn check_root(&self) -> StoreResult<()> {
+        match fs::metadata(&self.root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(format!(
+                "{} is not a directory",
+                self.root.display()
+            ))),
+            Err(e) => Err(io_error("open data directory", &e)),
+        }
+    }
+
+    /// Removes staging files older than [`STALE_STAGING`]: a live writer keeps one for
+    /// milliseconds, so an old one was left by a writer that crashed. Best effort.
+    fn sweep_stale_staging_files(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| {
+                    now.duration_since(modified)
+                        .is_ok_and(|age| age > STALE_STAGING)
+                });
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Writes `bytes` to a new staging file, synced to disk when `durable`, and returns its path.
@@ -244,15 +289,16 @@ impl DirStore {
 }
 
 impl Store for DirStore {
+    /// Ready when the data directory exists and takes a write: a staging file is written
+    /// and removed (not synced). Also sweeps staging files a crashed writer left behind.
     fn check_ready(&self) -> StoreResult<()> {
-        match fs::metadata(&self.root) {
-            Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => Err(StoreError::Unavailable(format!(
-                "{} is not a directory",
-                self.root.display()
-            ))),
-            Err(e) => Err(io_error("open data directory", &e)),
-        }
+        self.check_root()?;
+        let probe = self
+            .stage(b"", false)
+            .map_err(|e| io_error("write to data directory", &e))?;
+        let _ = fs::remove_file(probe);
+        self.sweep_stale_staging_files();
+        Ok(())
     }
 
     fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {

@@ -23,10 +23,13 @@ pub struct RusqliteExecutor {
 
 impl RusqliteExecutor {
     pub fn open(path: &Path) -> Self {
+        Self::open_with_busy_timeout(path, Duration::from_secs(10))
+    }
+
+    /// Waits at most `timeout` for another connection's lock before failing a statement.
+    pub fn open_with_busy_timeout(path: &Path, timeout: Duration) -> Self {
         let connection = rusqlite::Connection::open(path).expect("open SQLite database");
-        connection
-            .busy_timeout(Duration::from_secs(10))
-            .expect("set busy timeout");
+        connection.busy_timeout(timeout).expect("set busy timeout");
         Self {
             connection: Mutex::new(connection),
         }
