@@ -21,7 +21,7 @@ PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin bench-tokens tools rust-tools
+.PHONY: serve test build build-spin bench-tokens bench-sync tools rust-tools
 
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
@@ -50,6 +50,10 @@ build-spin: rust-tools
 # What a bearer token costs per request in the component (README, "Measured").
 bench-tokens: tools build
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 300
+
+# What durability (file, then directory sync) costs per write on the disk under target/.
+bench-sync:
+	cargo run --release --example sync_cost -- target 200
 
 tools: rust-tools $(WASMTIME)
 
