@@ -30,7 +30,7 @@ use crate::cors::Cors;
 use crate::jwt::{Rejected, TokenPolicy};
 use crate::problem::Problem;
 use crate::store::{ListQuery, Store, StoreError, Versioned, Written};
-use crate::todo::{self, FieldErrors, TodoId};
+use crate::todo::{self, FieldErrors, TodoId, TodoPatch};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 pub const MAX_PAGE_SIZE: u64 = 1000;
@@ -305,11 +305,10 @@ fn replace_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, 
 
 fn patch_todo<S: Store, B: Read>(store: &S, id: TodoId, request: Incoming<'_, B>) -> Answer {
     let (headers, limits) = (request.headers, request.limits);
-    let patch = read_json_object(request, &[MERGE_PATCH, JSON])?;
+    let body = read_json_object(request, &[MERGE_PATCH, JSON])?;
+    let patch = TodoPatch::parse(&body, limits.max_title_chars).map_err(Problem::validation)?;
     let stored = write_conditionally(store, id, headers, |current| {
-        let fields =
-            todo::apply_merge_patch(&current.todo.fields(), &patch, limits.max_title_chars)
-                .map_err(Problem::validation)?;
+        let fields = patch.apply(&current.todo.fields());
         store
             .update(id, current.revision, &fields)
             .map_err(store_problem)

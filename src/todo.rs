@@ -208,47 +208,64 @@ pub fn parse_new_todo(
     }
 }
 
-/// Applies a JSON Merge Patch (RFC 7396) body of `PATCH /todos/{id}` to `current`.
-/// Members absent keep their value; `dueBy: null` clears the date; `title` and
-/// `isComplete` cannot be removed. `id` and unknown members are ignored.
-pub fn apply_merge_patch(
-    current: &TodoFields,
-    patch: &Map<String, Value>,
-    max_title_chars: usize,
-) -> Result<TodoFields, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let mut next = current.clone();
-    match member(patch, "title") {
-        None => {}
-        Some(Value::Null) => add_error(&mut errors, "title", "The title cannot be removed."),
-        Some(value) => {
-            if let Some(title) = parse_title(value, max_title_chars, &mut errors) {
-                next.title = title;
+/// A parsed JSON Merge Patch (RFC 7396), the body of `PATCH /todos/{id}`: the members it
+/// sets, each already valid. `None`: left as it is; `due_by: Some(None)` clears the date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TodoPatch {
+    pub title: Option<Title>,
+    pub is_complete: Option<bool>,
+    pub due_by: Option<Option<DueDate>>,
+}
+
+impl TodoPatch {
+    /// Parses a patch body. `title` and `isComplete` cannot be removed (`null`); `id` and
+    /// unknown members are ignored. Titles may have at most `max_title_chars` characters.
+    /// Everything is checked here, before the todo is read, so a bad patch is a `400`
+    /// whatever the todo's state or the request's preconditions.
+    pub fn parse(patch: &Map<String, Value>, max_title_chars: usize) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let title = match member(patch, "title") {
+            None => None,
+            Some(Value::Null) => {
+                add_error(&mut errors, "title", "The title cannot be removed.");
+                None
             }
+            Some(value) => parse_title(value, max_title_chars, &mut errors),
+        };
+        let is_complete = match member(patch, "isComplete") {
+            None => None,
+            Some(Value::Null) => {
+                add_error(
+                    &mut errors,
+                    "isComplete",
+                    "isComplete cannot be removed; send true or false.",
+                );
+                None
+            }
+            Some(value) => parse_is_complete(value, &mut errors),
+        };
+        let due_by = member(patch, "dueBy").and_then(|value| parse_due_by(value, &mut errors));
+        if errors.is_empty() {
+            Ok(Self {
+                title,
+                is_complete,
+                due_by,
+            })
+        } else {
+            Err(errors)
         }
     }
-    match member(patch, "isComplete") {
-        None => {}
-        Some(Value::Null) => add_error(
-            &mut errors,
-            "isComplete",
-            "isComplete cannot be removed; send true or false.",
-        ),
-        Some(value) => {
-            if let Some(is_complete) = parse_is_complete(value, &mut errors) {
-                next.is_complete = is_complete;
-            }
+
+    /// `current` with the members this patch sets replaced.
+    pub fn apply(&self, current: &TodoFields) -> TodoFields {
+        TodoFields {
+            title: self.title.clone().unwrap_or_else(|| current.title.clone()),
+            is_complete: self.is_complete.unwrap_or(current.is_complete),
+            due_by: self
+                .due_by
+                .clone()
+                .unwrap_or_else(|| current.due_by.clone()),
         }
-    }
-    if let Some(value) = member(patch, "dueBy")
-        && let Some(due_by) = parse_due_by(value, &mut errors)
-    {
-        next.due_by = due_by;
-    }
-    if errors.is_empty() {
-        Ok(next)
-    } else {
-        Err(errors)
     }
 }
 
@@ -417,33 +434,21 @@ mod tests {
             DEFAULT_MAX_TITLE_CHARS,
         )
         .unwrap();
-        let next = apply_merge_patch(
-            &current,
-            &object(json!({"isComplete": true})),
-            DEFAULT_MAX_TITLE_CHARS,
-        )
-        .unwrap();
+        let patch = |body: Value| TodoPatch::parse(&object(body), DEFAULT_MAX_TITLE_CHARS).unwrap();
+        let next = patch(json!({"isComplete": true})).apply(&current);
         assert_eq!(next.title.as_str(), "a");
         assert!(next.is_complete);
         assert_eq!(
             next.due_by.as_ref().map(DueDate::as_str),
             Some("2025-01-01")
         );
-        let cleared = apply_merge_patch(
-            &next,
-            &object(json!({"dueBy": null})),
-            DEFAULT_MAX_TITLE_CHARS,
-        )
-        .unwrap();
+        let cleared = patch(json!({"dueBy": null})).apply(&next);
         assert_eq!(cleared.due_by, None);
     }
 
     #[test]
     fn a_merge_patch_cannot_remove_title_or_is_complete() {
-        let current =
-            parse_new_todo(&object(json!({"title": "a"})), DEFAULT_MAX_TITLE_CHARS).unwrap();
-        let errors = apply_merge_patch(
-            &current,
+        let errors = TodoPatch::parse(
             &object(json!({"title": null, "isComplete": null})),
             DEFAULT_MAX_TITLE_CHARS,
         )

@@ -537,3 +537,21 @@ fn an_unreadable_record_answers_500_without_internals() {
     let problem = problem(&api.get("/todos/1"), 500);
     assert!(!problem.to_string().contains("1.json"), "{problem}");
 }
+
+#[test]
+fn an_invalid_patch_answers_400_before_any_precondition_is_checked() {
+    // RFC 9110 lets a server refuse bad content before it evaluates preconditions; the
+    // answer then says what is wrong with the body, not that the tag is stale.
+    let api = dir_api();
+    api.post(json!({"title": "a"}));
+    let stale = [
+        ("content-type", "application/merge-patch+json"),
+        ("if-match", "\"9\""),
+    ];
+    let refused = api.send("PATCH", "/todos/1", &stale, br#"{"title": {}}"#);
+    assert!(problem(&refused, 400)["errors"]["title"].is_array());
+    problem(
+        &api.send("PATCH", "/todos/1", &stale, br#"{"title": "b"}"#),
+        412,
+    );
+}
