@@ -15,6 +15,11 @@ SETTINGS := TODO_CORS_ALLOWED_ORIGINS TODO_CORS_MAX_AGE TODO_JWT_HS256_SECRET TO
 	TODO_JWT_ISSUER TODO_JWT_AUDIENCE TODO_JWT_WRITE_SCOPE TODO_JWT_PROTECT_READS \
 	TODO_MAX_BODY_BYTES TODO_MAX_TITLE_LENGTH
 
+# schemathesis, from PyPI, in a virtual environment under .tools/ (OpenAPI conformance).
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS_DIR := $(CURDIR)/.tools/schemathesis-$(SCHEMATHESIS_VERSION)
+SCHEMATHESIS := $(SCHEMATHESIS_DIR)/bin/st
+
 PORTABLE_DIR := target/portable
 SPIN_DIR := target/spin
 PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
@@ -28,13 +33,14 @@ serve: tools build
 	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
 
-test: tools build
+test: tools build $(SCHEMATHESIS)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_DIR) --features spin -- -D warnings
 	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 5
+	tests/openapi_conformance.sh "$(SCHEMATHESIS)" "$(WASMTIME)" 50 1
 	WASMTIME="$(WASMTIME)" cargo test
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
@@ -61,6 +67,11 @@ rust-tools:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+$(SCHEMATHESIS):
+	python3 -m venv "$(SCHEMATHESIS_DIR)"
+	"$(SCHEMATHESIS_DIR)/bin/pip" install --quiet --disable-pip-version-check \
+		"schemathesis==$(SCHEMATHESIS_VERSION)"
 
 $(WASMTIME):
 	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
