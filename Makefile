@@ -26,7 +26,7 @@ PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin bench-tokens bench-sync tools rust-tools
+.PHONY: serve test build build-spin bench-tokens bench-sync fuzz tools rust-tools
 
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
@@ -41,6 +41,7 @@ test: tools build $(SCHEMATHESIS)
 	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 5
 	tests/openapi_conformance.sh "$(SCHEMATHESIS)" "$(WASMTIME)" 50 1
+	$(MAKE) fuzz FUZZ_SECONDS=20
 	WASMTIME="$(WASMTIME)" cargo test
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
@@ -56,6 +57,14 @@ build-spin: rust-tools
 # What a bearer token costs per request in the component (README, "Measured").
 bench-tokens: tools build
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 300
+
+# Fuzzes api::handle (fuzz/fuzz_targets/handle.rs) for FUZZ_SECONDS with libFuzzer.
+# cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION ?= 0.13.2
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run handle -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 # What durability (file, then directory sync) costs per write on the disk under target/.
 bench-sync:

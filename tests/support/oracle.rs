@@ -1,0 +1,80 @@
+//! What any request must get, whatever it holds: shared by the property tests
+//! (`tests/hostile.rs`) and the fuzz target (`fuzz/fuzz_targets/handle.rs`).
+
+use todo_api::api::{self, STATUSES};
+use todo_api::config::Config;
+use todo_api::store::{ListQuery, Store, Versioned};
+use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
+
+/// Default settings, or (`secured`) bearer tokens on reads and writes, CORS for one
+/// origin and a 64-byte body limit.
+pub fn config(secured: bool) -> Config {
+    let settings: &[(&str, &str)] = if secured {
+        &[
+            ("jwt_hs256_secret", "an-hs256-secret-of-32-bytes-or-more"),
+            ("jwt_protect_reads", "true"),
+            ("cors_allowed_origins", "https://app.example.com"),
+            ("max_body_bytes", "64"),
+        ]
+    } else {
+        &[]
+    };
+    Config::read(|name| {
+        Ok(settings
+            .iter()
+            .find(|(setting, _)| *setting == name)
+            .map(|(_, value)| (*value).to_owned()))
+    })
+    .expect("valid settings")
+}
+
+/// Stores three todos, so that ids 1 to 3 name something.
+pub fn seed(store: &impl Store) {
+    for title in ["first", "second", "third"] {
+        let body = serde_json::json!({ "title": title });
+        let fields = parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap();
+        store.create(&fields).expect("seed");
+    }
+}
+
+/// Everything stored, with revisions.
+fn snapshot(store: &impl Store) -> Vec<Versioned> {
+    let everything = ListQuery {
+        is_complete: None,
+        offset: 0,
+        limit: u64::MAX,
+    };
+    store.list(&everything).expect("list").items
+}
+
+/// Answers `request` and checks the answer: a documented status, never a 5xx (nothing
+/// is broken here), errors as problem details, and a refused request changes nothing.
+pub fn check(
+    store: &impl Store,
+    config: &Config,
+    request: http::Request<&[u8]>,
+) -> Result<(), String> {
+    let before = snapshot(store);
+    let response = api::handle(store, config, request);
+    let status = response.status().as_u16();
+    if !STATUSES.contains(&status) || status >= 500 {
+        return Err(format!("status {status}"));
+    }
+    if status >= 400 {
+        let content_type = response.headers().get("content-type");
+        if content_type.map(|value| value.as_bytes()) != Some(b"application/problem+json") {
+            return Err(format!("{status} without a problem body: {content_type:?}"));
+        }
+        let problem: serde_json::Value = serde_json::from_slice(response.body())
+            .map_err(|error| format!("problem body is not JSON: {error}"))?;
+        if problem["status"].as_u64() != Some(u64::from(status)) {
+            return Err(format!("problem status {} for {status}", problem["status"]));
+        }
+        if snapshot(store) != before {
+            return Err(format!(
+                "a refused request ({status}) changed the stored todos"
+            ));
+        }
+    }
+    Ok(())
+}
