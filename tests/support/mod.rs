@@ -310,19 +310,12 @@ pub fn request_to(
         request = request.header(*name, *value);
     }
     let request = request.body(body.to_vec()).map_err(|e| e.to_string())?;
-    let mut response = agent().run(request).map_err(|e| e.to_string())?;
-    Ok(Reply {
-        status: response.status().as_u16(),
-        headers: response
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body: response
-            .body_mut()
-            .read_to_vec()
-            .map_err(|e| e.to_string())?,
-    })
+    let (parts, mut body) = agent()
+        .run(request)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let body = body.read_to_vec().map_err(|e| e.to_string())?;
+    Ok(Reply::from(http::Response::from_parts(parts, body)))
 }
 
 fn free_port() -> u16 {
