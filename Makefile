@@ -10,6 +10,11 @@ WASMTIME_VERSION ?= 49.0.4
 WASMTIME_DIR := $(CURDIR)/.tools/wasmtime-$(WASMTIME_VERSION)
 WASMTIME := $(WASMTIME_DIR)/wasmtime_cli/wasmtime
 
+# make bench: the component against its floors and a native baseline (bench/run.py).
+BENCH_DIR := target/bench
+NATIVE_SERVER := $(BENCH_DIR)/release/native-server
+BENCH_BUILD := cargo build --release --target-dir $(BENCH_DIR)
+
 # The component's settings as environment variables (README, "Configuration").
 SETTINGS := TODO_CORS_ALLOWED_ORIGINS TODO_CORS_MAX_AGE TODO_JWT_HS256_SECRET TODO_JWT_JWKS \
 	TODO_JWT_ISSUER TODO_JWT_AUDIENCE TODO_JWT_WRITE_SCOPE TODO_JWT_PROTECT_READS \
@@ -26,7 +31,7 @@ PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin bench-tokens bench-sync fuzz tools rust-tools
+.PHONY: serve test build build-spin bench bench-build bench-tokens bench-sync fuzz tools rust-tools
 
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
@@ -41,6 +46,9 @@ test: tools build $(SCHEMATHESIS)
 	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 5
 	tests/openapi_conformance.sh "$(SCHEMATHESIS)" "$(WASMTIME)" 50 1
+	# A smoke run of make bench (seconds, results-quick.*): proves it works, asserts no timing.
+	$(MAKE) bench-build
+	BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	WASMTIME="$(WASMTIME)" cargo test
 
@@ -53,6 +61,17 @@ build: rust-tools
 build-spin: rust-tools
 	$(WASM_BUILD) --target-dir $(SPIN_DIR) --features spin
 	@ls -l $(SPIN_WASM)
+
+# Everything make bench measures: both floors, the native server, and wrk.
+bench-build: tools build
+	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
+	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-spin-sdk/Cargo.toml
+	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+# Under 10 minutes; BENCH_QUICK=1 for a smoke run. Results in bench/results/.
+bench: bench-build
+	python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 
 # What a bearer token costs per request in the component (README, "Measured").
 bench-tokens: tools build

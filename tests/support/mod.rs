@@ -10,65 +10,12 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use todo_api::store::sqlite::{SqlError, SqlExecutor, SqlValue};
-
-/// Runs statements on one rusqlite connection. Writers wait for each other (busy timeout)
-/// as Spin's SQLite does, so several connections can share one database file.
-pub struct RusqliteExecutor {
-    connection: Mutex<rusqlite::Connection>,
-}
-
-impl RusqliteExecutor {
-    pub fn open(path: &Path) -> Self {
-        Self::open_with_busy_timeout(path, Duration::from_secs(10))
-    }
-
-    /// Waits at most `timeout` for another connection's lock before failing a statement.
-    pub fn open_with_busy_timeout(path: &Path, timeout: Duration) -> Self {
-        let connection = rusqlite::Connection::open(path).expect("open SQLite database");
-        connection.busy_timeout(timeout).expect("set busy timeout");
-        Self {
-            connection: Mutex::new(connection),
-        }
-    }
-}
-
-impl SqlExecutor for RusqliteExecutor {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
-        let connection = self.connection.lock().expect("connection lock");
-        let fail = |error: rusqlite::Error| SqlError(error.to_string());
-        let mut statement = connection.prepare(sql).map_err(fail)?;
-        let columns = statement.column_count();
-        let params = rusqlite::params_from_iter(params.iter().map(|value| match value {
-            SqlValue::Null => rusqlite::types::Value::Null,
-            SqlValue::Integer(number) => rusqlite::types::Value::Integer(*number),
-            SqlValue::Real(number) => rusqlite::types::Value::Real(*number),
-            SqlValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
-            SqlValue::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
-        }));
-        let mut rows = statement.query(params).map_err(fail)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(fail)? {
-            let mut values = Vec::with_capacity(columns);
-            for index in 0..columns {
-                values.push(match row.get_ref(index).map_err(fail)? {
-                    rusqlite::types::ValueRef::Null => SqlValue::Null,
-                    rusqlite::types::ValueRef::Integer(number) => SqlValue::Integer(number),
-                    rusqlite::types::ValueRef::Real(number) => SqlValue::Real(number),
-                    rusqlite::types::ValueRef::Text(text) => {
-                        SqlValue::Text(String::from_utf8_lossy(text).into_owned())
-                    }
-                    rusqlite::types::ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
-                });
-            }
-            out.push(values);
-        }
-        Ok(out)
-    }
-}
+mod sqlite;
+#[allow(unused_imports)] // Not every binary that includes this module runs SQL.
+pub use sqlite::RusqliteExecutor;
 
 /// The two builds of the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,105 @@
+//! The todo core compiled natively behind a plain HTTP/1.1 server (hyper on tokio): the
+//! benchmark's physical limit, the same `api::handle` and stores with no isolation and
+//! no per-request instantiation. Not a way to deploy the API: it exists to be measured.
+//!
+//! ```sh
+//! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 dir:/tmp/todos
+//! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 sqlite:/tmp/todos.db
+//! ```
+
+/// The same rusqlite executor the native tests use.
+#[path = "../../../tests/support/sqlite.rs"]
+mod sqlite;
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use todo_api::api;
+use todo_api::config::Config;
+use todo_api::store::dir::DirStore;
+use todo_api::store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+enum Backend {
+    Dir(DirStore),
+    Sqlite(PathBuf),
+}
+
+thread_local! {
+    /// One SQLite connection per worker thread, opened on first use.
+    static SQLITE: RefCell<Option<SqliteStore<sqlite::RusqliteExecutor>>> = const { RefCell::new(None) };
+}
+
+impl Backend {
+    fn answer(&self, config: &Config, request: http::Request<&[u8]>) -> http::Response<Vec<u8>> {
+        match self {
+            Self::Dir(store) => api::handle(store, config, request),
+            Self::Sqlite(path) => SQLITE.with(|cell| {
+                let mut cell = cell.borrow_mut();
+                let store = cell
+                    .get_or_insert_with(|| SqliteStore::new(sqlite::RusqliteExecutor::open(path)));
+                api::handle(store, config, request)
+            }),
+        }
+    }
+}
+
+async fn serve(
+    backend: Arc<Backend>,
+    config: Arc<Config>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let limit = config.limits.max_body_bytes + 1;
+    // A body past the limit is cut at limit + 1 bytes, which the core refuses with 413.
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::from(vec![b' '; limit]),
+    };
+    let request = http::Request::from_parts(parts, bytes.as_ref());
+    let (parts, body) = backend.answer(&config, request).into_parts();
+    Ok(Response::from_parts(parts, Full::new(Bytes::from(body))))
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let address = args.next().unwrap_or_else(|| "127.0.0.1:3100".into());
+    let backend = match args
+        .next()
+        .as_deref()
+        .and_then(|store| store.split_once(':'))
+    {
+        Some(("dir", path)) => Backend::Dir(DirStore::new(path)),
+        Some(("sqlite", path)) => Backend::Sqlite(PathBuf::from(path)),
+        _ => {
+            eprintln!("usage: native_server ADDRESS dir:PATH|sqlite:PATH");
+            std::process::exit(2);
+        }
+    };
+    let (backend, config) = (Arc::new(backend), Arc::new(Config::default()));
+    let listener = TcpListener::bind(&address).await.expect("bind");
+    println!("Serving HTTP on http://{address}/");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (backend, config) = (backend.clone(), config.clone());
+        tokio::spawn(async move {
+            let service =
+                service_fn(move |request| serve(backend.clone(), config.clone(), request));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""make bench: the todo component against its floor, its physical limit and the seed's
+published Native AOT figures, side by side in one run on one machine.
+
+Measured here, for each of
+  floor-wasi      the smallest wasi:http handler (direct bindings, no SDK) under wasmtime serve
+  floor-spin-sdk  an empty spin-sdk #[http_component] under wasmtime serve
+  todo            the portable todo component under wasmtime serve (directory store)
+  todo-aot        the same, precompiled (wasmtime compile, --allow-precompiled)
+  native          the same core and directory store natively behind hyper (no isolation)
+- throughput and latency (p50, p99) with wrk at 1, 8 and 64 connections, for
+  GET /todos/{id}, GET /todos (a page of 100) and POST /todos (floors: one GET);
+- time from process start to the first successful response (median of several starts);
+- resident memory of the host process, idle and at peak under load;
+- artifact sizes;
+- how GET /todos (first page) and GET /todos/{id} grow with 100, 10,000 and 100,000
+  stored todos, for the directory store under the component and SQLite natively.
+
+Writes bench/results/results.json, results.md and chart.svg. Ratios are the headline:
+absolute times move from machine to machine. BENCH_QUICK=1: a smoke run of seconds.
+
+Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
+the native server is bench/native-server, the floors bench/floor-*)
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+DURATION = 1 if QUICK else 4
+CONNECTIONS = [8] if QUICK else [1, 8, 64]
+STARTS = 3 if QUICK else 10
+SIZES = [100, 1000] if QUICK else [100, 10_000, 100_000]
+PAGE = 100
+
+WASM = {
+    "floor-wasi": ROOT / "target/bench/wasm32-wasip2/release/floor_wasi.wasm",
+    "floor-spin-sdk": ROOT / "target/bench/wasm32-wasip2/release/floor_spin_sdk.wasm",
+    "todo": ROOT / "target/portable/wasm32-wasip2/release/todo_api.wasm",
+}
+
+# The seed's published figures (its README), not measured here.
+PUBLISHED = {
+    "Native AOT": {"start_ms": 25, "memory_mb": 42, "image_mb": 22},
+    "JIT": {"start_ms": 350, "memory_mb": 120, "image_mb": 210},
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.read()
+
+
+def post_json(url, body):
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+class Server:
+    """One server process on a free port; `started` is when the process was spawned."""
+
+    def __init__(self, kind, wasmtime, native, data):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        address = f"127.0.0.1:{self.port}"
+        if kind == "native":
+            command = [native, address, f"dir:{data}"]
+        else:
+            wasm = WASM["todo" if kind.startswith("todo") else kind]
+            command = [wasmtime, "serve", "-S", "cli", "--addr", address]
+            if kind.startswith("todo"):
+                command += ["--dir", f"{data}::/data"]
+            if kind == "todo-aot":
+                command += ["--allow-precompiled"]
+                wasm = wasm.with_suffix(".cwasm")
+            command.append(str(wasm))
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def wait_ready(self, path="/healthz", limit=30.0):
+        """Seconds from spawn to the first 200."""
+        deadline = self.started + limit
+        while time.perf_counter() < deadline:
+            try:
+                if get(self.base + path, timeout=1)[0] == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.0005)
+        raise RuntimeError(f"{self.base} did not answer")
+
+    def rss_kb(self, field="VmRSS"):
+        """Resident memory of the host process (the whole tree for wasmtime is one process)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1))
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+POST_LUA = """
+wrk.method = "POST"
+wrk.body = '{"title":"Walk the dog","dueBy":"2026-12-24"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def wrk(url, connections, duration, script=None):
+    """Requests per second and p50/p99 latency in ms."""
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+
+    def latency(percentile):
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\b", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} failed responses\n{output}")
+    return {"rps": rate, "p50_ms": latency(50), "p99_ms": latency(99)}
+
+
+def seed_dir_store(data, count):
+    """Writes `count` todos in the directory store's layout (src/store/dir.rs), as its own
+    writes would leave them, without paying a synced write for each."""
+    todos = Path(data) / "todos"
+    todos.mkdir(parents=True, exist_ok=True)
+    for n in range(1, count + 1):
+        directory = todos / str(n)
+        directory.mkdir()
+        todo = {"id": n, "title": f"todo {n}", "dueBy": None, "isComplete": n % 3 == 0}
+        (directory / "1.json").write_text(json.dumps(todo, separators=(",", ":")))
+    (Path(data) / "last-id").write_text(str(count))
+
+
+def seed_sqlite(path, count):
+    """Creates the SQLite store's schema (migration 1 of src/store/sqlite.rs) and `count` todos."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+        CREATE TABLE todos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            is_complete INTEGER NOT NULL DEFAULT 0,
+            due_by TEXT,
+            revision INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX todos_by_completion ON todos (is_complete, id);
+        INSERT INTO schema_migrations (version) VALUES (1);
+        """
+    )
+    db.executemany(
+        "INSERT INTO todos (title, is_complete) VALUES (?, ?)",
+        ((f"todo {n}", int(n % 3 == 0)) for n in range(1, count + 1)),
+    )
+    db.commit()
+    db.close()
+
+
+def sizes(wasmtime, native):
+    result = {name: path.stat().st_size for name, path in WASM.items()}
+    result["todo-aot"] = WASM["todo"].with_suffix(".cwasm").stat().st_size
+    result["native"] = Path(native).stat().st_size
+    return result
+
+
+def throughput(wasmtime, native, work):
+    """wrk against every server; floors answer one GET."""
+    post_script = work / "post.lua"
+    post_script.write_text(POST_LUA)
+    results = {}
+    for kind in ["floor-wasi", "floor-spin-sdk", "todo", "todo-aot", "native"]:
+        data = work / f"throughput-{kind}"
+        data.mkdir()
+        seed_dir_store(data, PAGE)
+        server = Server(kind, wasmtime, native, data)
+        path = "/todos/1" if kind.startswith("floor") else "/healthz"
+        server.wait_ready(path)
+        time.sleep(0.2)
+        entry = {"rss_idle_kb": server.rss_kb()}
+        endpoints = [("get", "/todos/1", None)]
+        if not kind.startswith("floor"):
+            endpoints += [("list", "/todos", None), ("create", "/todos", str(post_script))]
+        for endpoint, path, script in endpoints:
+            for connections in CONNECTIONS:
+                measured = wrk(server.base + path, connections, DURATION, script)
+                entry[f"{endpoint}@{connections}"] = measured
+                print(f"  {kind:15} {endpoint:6} c={connections:<3} {measured['rps']:9.0f} req/s "
+                      f"p50 {measured['p50_ms']:.3f} ms p99 {measured['p99_ms']:.3f} ms", flush=True)
+        entry["rss_peak_kb"] = server.rss_kb("VmHWM")
+        server.stop()
+        results[kind] = entry
+    return results
+
+
+def startup(wasmtime, native, work):
+    """Median seconds from spawn to the first 200, over STARTS starts each."""
+    results = {}
+    for kind in ["floor-wasi", "floor-spin-sdk", "todo", "todo-aot", "native"]:
+        data = work / f"start-{kind}"
+        data.mkdir()
+        times = []
+        for _ in range(STARTS):
+            server = Server(kind, wasmtime, native, data)
+            times.append(server.wait_ready("/todos/1" if kind.startswith("floor") else "/healthz"))
+            server.stop()
+        results[kind] = {"median_ms": statistics.median(times) * 1000, "starts": STARTS}
+        print(f"  {kind:15} start to first response: {results[kind]['median_ms']:.1f} ms", flush=True)
+    return results
+
+
+def timed_requests(url, count):
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status, _ = get(url, timeout=300)
+        assert status == 200, url
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def scaling(wasmtime, native, work):
+    """GET /todos (first page) and GET /todos/{id} by number of stored todos."""
+    results = {"dir-store (component)": {}, "sqlite (native)": {}}
+    for size in SIZES:
+        # Fewer requests where each one is slow.
+        count = 20 if size <= 10_000 else 5
+        data = work / f"scale-{size}"
+        data.mkdir()
+        seed_dir_store(data, size)
+        server = Server("todo", wasmtime, native, data)
+        server.wait_ready()
+        results["dir-store (component)"][size] = {
+            "list_ms": timed_requests(server.base + "/todos", count),
+            "get_ms": timed_requests(server.base + f"/todos/{size // 2}", count),
+        }
+        server.stop()
+        shutil.rmtree(data)
+        database = work / f"scale-{size}.db"
+        seed_sqlite(database, size)
+        port = free_port()
+        process = subprocess.Popen(
+            [native, f"127.0.0.1:{port}", f"sqlite:{database}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(2000):
+            try:
+                get(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.005)
+        results["sqlite (native)"][size] = {
+            "list_ms": timed_requests(base + "/todos", count),
+            "get_ms": timed_requests(base + f"/todos/{size // 2}", count),
+        }
+        process.kill()
+        process.wait()
+        for store, by_size in results.items():
+            print(f"  {store:22} {size:>7} todos: list {by_size[size]['list_ms']:.3f} ms, "
+                  f"get {by_size[size]['get_ms']:.3f} ms", flush=True)
+    return results
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def markdown(results):
+    t, s, start, scale, size = (results[k] for k in ("throughput", "sizes", "startup", "scaling", "sizes"))
+    c = 8 if 8 in CONNECTIONS else CONNECTIONS[0]
+    floor = t["floor-wasi"][f"get@{c}"]
+    lines = [
+        f"# Benchmark results ({'quick' if QUICK else 'full'} run)",
+        "",
+        f"{results['machine']}; wasmtime {results['wasmtime']}. Reproduce: `make bench`"
+        + (" (this was `BENCH_QUICK=1 make bench`)." if QUICK else "."),
+        "",
+        f"## Headline ratios (GET /todos/{{id}}, wrk, {c} connections)",
+        "",
+        "| ratio | value | target |",
+        "|---|---|---|",
+        f"| todo ÷ no-SDK floor, throughput | {ratio(t['todo'][f'get@{c}']['rps'], floor['rps']):.2f} | ≥ 0.85 |",
+        f"| todo ÷ no-SDK floor, p50 latency | {ratio(t['todo'][f'get@{c}']['p50_ms'], floor['p50_ms']):.2f} | ≤ 1.2 |",
+        f"| todo (precompiled) ÷ no-SDK floor, throughput | {ratio(t['todo-aot'][f'get@{c}']['rps'], floor['rps']):.2f} | |",
+        f"| spin-sdk floor ÷ no-SDK floor, throughput | {ratio(t['floor-spin-sdk'][f'get@{c}']['rps'], floor['rps']):.2f} | |",
+        f"| todo ÷ native, throughput | {ratio(t['todo'][f'get@{c}']['rps'], t['native'][f'get@{c}']['rps']):.3f} | |",
+        "",
+        "## Throughput and latency (wrk)",
+        "",
+        "| server | request | connections | req/s | p50 (ms) | p99 (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, entry in t.items():
+        for key, m in entry.items():
+            if "@" in key:
+                endpoint, connections = key.split("@")
+                request = {"get": "GET /todos/{id}" if not kind.startswith("floor") else "GET (hello)",
+                           "list": "GET /todos (100)", "create": "POST /todos"}[endpoint]
+                lines.append(f"| {kind} | {request} | {connections} | {m['rps']:.0f} | {m['p50_ms']:.3f} | {m['p99_ms']:.3f} |")
+    lines += [
+        "",
+        "## Start, memory and size",
+        "",
+        f"| server | start to first response (median of {STARTS}) | host RSS idle | host RSS peak under load | artifact |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in t:
+        lines.append(
+            f"| {kind} | {start[kind]['median_ms']:.1f} ms | {t[kind]['rss_idle_kb'] / 1024:.1f} MB "
+            f"| {t[kind]['rss_peak_kb'] / 1024:.1f} MB | {size[kind]:,} bytes |"
+        )
+    for name, figures in PUBLISHED.items():
+        lines.append(
+            f"| seed, .NET {name} (published, not measured here) | {figures['start_ms']} ms | | "
+            f"{figures['memory_mb']} MB | {figures['image_mb']} MB image |"
+        )
+    lines += [
+        "",
+        "Artifacts: the component `.wasm`, the precompiled `.cwasm`, the native binary (with",
+        "SQLite). The wasmtime CLI that serves a component is not counted; the seed's image is.",
+        "",
+        "## Cost by number of stored todos (median of sequential requests)",
+        "",
+        "| store | todos | GET /todos first page (ms) | GET /todos/{id} (ms) | page ÷ page at " + f"{SIZES[0]:,} |",
+        "|---|---|---|---|---|",
+    ]
+    for store, by_size in scale.items():
+        base = by_size[SIZES[0]]["list_ms"]
+        for n, m in by_size.items():
+            lines.append(f"| {store} | {n:,} | {m['list_ms']:.3f} | {m['get_ms']:.3f} | {ratio(m['list_ms'], base):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def svg_chart(results):
+    """Horizontal bars, each panel its own scale: throughput at 8 connections, start time,
+    peak memory and artifact size, with the seed's published figures marked as such."""
+    t, start, size = results["throughput"], results["startup"], results["sizes"]
+    c = 8 if 8 in CONNECTIONS else CONNECTIONS[0]
+    panels = [
+        (f"GET /todos/{{id}}, req/s at {c} connections (higher is better)",
+         [(k, t[k][f"get@{c}"]["rps"], "measured") for k in t]),
+        ("start to first response, ms (lower is better)",
+         [(k, start[k]["median_ms"], "measured") for k in start]
+         + [(f"seed {n} (published)", f["start_ms"], "published") for n, f in PUBLISHED.items()]),
+        ("host memory at peak, MB (lower is better)",
+         [(k, t[k]["rss_peak_kb"] / 1024, "measured") for k in t]
+         + [(f"seed {n} (published)", f["memory_mb"], "published") for n, f in PUBLISHED.items()]),
+        ("artifact size, MB (lower is better)",
+         [(k, size[k] / 1e6, "measured") for k in ["floor-wasi", "floor-spin-sdk", "todo", "todo-aot", "native"]]
+         + [(f"seed {n} image (published)", f["image_mb"], "published") for n, f in PUBLISHED.items()]),
+    ]
+    width, label_w, bar_w, row_h = 900, 260, 520, 20
+    y = 30
+    parts = []
+    for title, rows in panels:
+        parts.append(f'<text x="10" y="{y}" font-weight="bold">{title}</text>')
+        y += 10
+        top = max(v for _, v, _ in rows) or 1
+        for name, value, source in rows:
+            w = max(1, bar_w * value / top)
+            color = "#bbb" if source == "published" else ("#2b7bb9" if name.startswith("todo") else "#8fb9d9")
+            parts.append(f'<text x="10" y="{y + 14}">{name}</text>')
+            parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}"/>')
+            parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{value:,.1f}</text>')
+            y += row_h
+        y += 25
+    header = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" '
+        f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
+    )
+    note = (f'<text x="10" y="{y - 8}" fill="#555">Grey: the seed\'s published .NET figures, not measured '
+            f'here. Measured by make bench on {results["machine"]}.</text>')
+    return header + "".join(parts) + note + "</svg>\n"
+
+
+def main():
+    wasmtime, native = sys.argv[1], sys.argv[2]
+    work = Path(tempfile.mkdtemp(prefix="todo-bench-"))
+    try:
+        subprocess.run([wasmtime, "compile", str(WASM["todo"]), "-o", str(WASM["todo"].with_suffix(".cwasm"))], check=True)
+        results = {
+            "quick": QUICK,
+            "machine": f"{os.cpu_count()} cores, {os.uname().machine}, Linux {os.uname().release}",
+            "wasmtime": subprocess.run([wasmtime, "--version"], capture_output=True, text=True).stdout.strip(),
+            "sizes": sizes(wasmtime, native),
+        }
+        print("throughput and memory:", flush=True)
+        results["throughput"] = throughput(wasmtime, native, work)
+        print("start-up:", flush=True)
+        results["startup"] = startup(wasmtime, native, work)
+        print("cost by stored todos:", flush=True)
+        results["scaling"] = scaling(wasmtime, native, work)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        suffix = "-quick" if QUICK else ""
+        (RESULTS / f"results{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / f"results{suffix}.md").write_text(markdown(results))
+        (RESULTS / f"chart{suffix}.svg").write_text(svg_chart(results))
+        print((RESULTS / f"results{suffix}.md").read_text())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
