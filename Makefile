@@ -33,9 +33,14 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2
 
 .PHONY: serve test build build-spin bench bench-build bench-tokens bench-sync fuzz tools rust-tools
 
+# Instance slots are pooled and the start of each linear memory stays resident between
+# requests: measured by make bench, 1.26x the throughput and less peak memory (README).
+POOLING := -O pooling-allocator=y -O pooling-memory-keep-resident=4194304 \
+	-O pooling-table-keep-resident=65536 -O memory-init-cow=n
+
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
-	"$(WASMTIME)" serve -S cli --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
+	"$(WASMTIME)" serve -S cli $(POOLING) --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
 
 test: tools build $(SCHEMATHESIS)

@@ -8,6 +8,8 @@ Measured here, for each of
   todo            the portable todo component under wasmtime serve (directory store)
   todo-aot        the same, precompiled (wasmtime compile, --allow-precompiled)
   native          the same core and directory store natively behind hyper (no isolation)
+  *-pooled        floor-wasi and todo again, with wasmtime's pooling allocator keeping 4 MiB
+                  of each linear memory resident between instances (POOLED flags)
 - throughput and latency (p50, p99) with wrk at 1, 8 and 64 connections, for
   GET /todos/{id}, GET /todos (a page of 100) and POST /todos (floors: one GET);
 - time from process start to the first successful response (median of several starts);
@@ -59,6 +61,18 @@ PUBLISHED = {
 }
 
 
+# wasmtime flags for the *-pooled runs: reuse instance slots, and reset the start of a
+# linear memory (4 MiB, more than the todo component touches) with memset instead of
+# returning it to the kernel, which costs TLB shootdowns across cores.
+POOLED = [
+    "-O", "pooling-allocator=y",
+    "-O", "pooling-memory-keep-resident=4194304",
+    "-O", "pooling-table-keep-resident=65536",
+    "-O", "memory-init-cow=n",
+]
+KINDS = ["floor-wasi", "floor-spin-sdk", "todo", "todo-aot", "native", "floor-wasi-pooled", "todo-pooled"]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,8 +102,10 @@ class Server:
         if kind == "native":
             command = [native, address, f"dir:{data}"]
         else:
+            pooled = kind.endswith("-pooled")
+            kind = kind.removesuffix("-pooled")
             wasm = WASM["todo" if kind.startswith("todo") else kind]
-            command = [wasmtime, "serve", "-S", "cli", "--addr", address]
+            command = [wasmtime, "serve", "-S", "cli", "--addr", address] + (POOLED if pooled else [])
             if kind.startswith("todo"):
                 command += ["--dir", f"{data}::/data"]
             if kind == "todo-aot":
@@ -198,7 +214,7 @@ def throughput(wasmtime, native, work):
     post_script = work / "post.lua"
     post_script.write_text(POST_LUA)
     results = {}
-    for kind in ["floor-wasi", "floor-spin-sdk", "todo", "todo-aot", "native"]:
+    for kind in KINDS:
         data = work / f"throughput-{kind}"
         data.mkdir()
         seed_dir_store(data, PAGE)
@@ -208,7 +224,7 @@ def throughput(wasmtime, native, work):
         time.sleep(0.2)
         entry = {"rss_idle_kb": server.rss_kb()}
         endpoints = [("get", "/todos/1", None)]
-        if not kind.startswith("floor"):
+        if not kind.startswith("floor") and not kind.endswith("-pooled"):
             endpoints += [("list", "/todos", None), ("create", "/todos", str(post_script))]
         for endpoint, path, script in endpoints:
             for connections in CONNECTIONS:
@@ -313,6 +329,8 @@ def markdown(results):
         f"| todo ÷ no-SDK floor, p50 latency | {ratio(t['todo'][f'get@{c}']['p50_ms'], floor['p50_ms']):.2f} | ≤ 1.2 |",
         f"| todo (precompiled) ÷ no-SDK floor, throughput | {ratio(t['todo-aot'][f'get@{c}']['rps'], floor['rps']):.2f} | |",
         f"| spin-sdk floor ÷ no-SDK floor, throughput | {ratio(t['floor-spin-sdk'][f'get@{c}']['rps'], floor['rps']):.2f} | |",
+        f"| todo ÷ no-SDK floor, both pooled, throughput | {ratio(t['todo-pooled'][f'get@{c}']['rps'], t['floor-wasi-pooled'][f'get@{c}']['rps']):.2f} | |",
+        f"| todo pooled ÷ todo, throughput | {ratio(t['todo-pooled'][f'get@{c}']['rps'], t['todo'][f'get@{c}']['rps']):.2f} | |",
         f"| todo ÷ native, throughput | {ratio(t['todo'][f'get@{c}']['rps'], t['native'][f'get@{c}']['rps']):.3f} | |",
         "",
         "## Throughput and latency (wrk)",
@@ -334,7 +352,7 @@ def markdown(results):
         f"| server | start to first response (median of {STARTS}) | host RSS idle | host RSS peak under load | artifact |",
         "|---|---|---|---|---|",
     ]
-    for kind in t:
+    for kind in start:
         lines.append(
             f"| {kind} | {start[kind]['median_ms']:.1f} ms | {t[kind]['rss_idle_kb'] / 1024:.1f} MB "
             f"| {t[kind]['rss_peak_kb'] / 1024:.1f} MB | {size[kind]:,} bytes |"
