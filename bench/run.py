@@ -307,6 +307,26 @@ def scaling(wasmtime, native, work):
     return results
 
 
+def revisions(wasmtime, native, work):
+    """GET /todos/{id} on the directory store by how often that todo was written: every
+    write leaves a revision name behind, and a read must find the newest."""
+    results = {}
+    for count in ([1, 100] if QUICK else [1, 100, 1000]):
+        data = work / f"revisions-{count}"
+        directory = data / "todos" / "1"
+        directory.mkdir(parents=True)
+        for revision in range(1, count + 1):
+            todo = {"id": 1, "title": f"written {revision} times", "dueBy": None, "isComplete": False}
+            # Superseded revisions are emptied, as the store leaves them.
+            (directory / f"{revision}.json").write_text(json.dumps(todo) if revision == count else "")
+        server = Server("todo", wasmtime, native, data)
+        server.wait_ready()
+        results[count] = {"get_ms": timed_requests(server.base + "/todos/1", 20 if QUICK else 50)}
+        server.stop()
+        print(f"  todo written {count:>5} times: get {results[count]['get_ms']:.3f} ms", flush=True)
+    return results
+
+
 def ratio(a, b):
     return a / b if b else float("nan")
 
@@ -376,6 +396,15 @@ def markdown(results):
         base = by_size[SIZES[0]]["list_ms"]
         for n, m in by_size.items():
             lines.append(f"| {store} | {n:,} | {m['list_ms']:.3f} | {m['get_ms']:.3f} | {ratio(m['list_ms'], base):.1f} |")
+    lines += [
+        "",
+        "## GET /todos/{id} by how often the todo was written (directory store, component)",
+        "",
+        "| revisions | GET /todos/{id} (ms) |",
+        "|---|---|",
+    ]
+    for count, m in results["revisions"].items():
+        lines.append(f"| {count:,} | {m['get_ms']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -438,6 +467,8 @@ def main():
         results["startup"] = startup(wasmtime, native, work)
         print("cost by stored todos:", flush=True)
         results["scaling"] = scaling(wasmtime, native, work)
+        print("cost by revisions of one todo:", flush=True)
+        results["revisions"] = revisions(wasmtime, native, work)
         RESULTS.mkdir(parents=True, exist_ok=True)
         suffix = "-quick" if QUICK else ""
         (RESULTS / f"results{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")

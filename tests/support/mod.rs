@@ -78,12 +78,14 @@ pub fn wasmtime() -> PathBuf {
     if let Some(path) = std::env::var_os("WASMTIME") {
         return PathBuf::from(path);
     }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/wasmtime");
-    if local.exists() {
-        local
-    } else {
-        PathBuf::from("wasmtime")
-    }
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools");
+    std::fs::read_dir(tools)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("wasmtime_cli/wasmtime"))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("wasmtime"))
 }
 
 /// A `wasmtime serve` process serving the portable component with `data` mounted at
