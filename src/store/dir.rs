@@ -21,10 +21,9 @@
 //!   exists, so of all writers that read revision `n`, exactly one wins and the others
 //!   learn that they lost. Revision names are never removed, so a name once taken stays
 //!   taken: a writer holding an old revision can never slip in behind newer ones.
-//! - **Readers never see a todo vanish.** Revision names are contiguous from 1 and never
-//!   removed, so a reader finds the newest by probing names (doubling, then bisecting);
-//!   the one it finds was the newest when it looked. If that one was emptied meanwhile
-//!   (a newer one arrived), it looks again.
+//! - **Readers never see a todo vanish.** A directory listing may miss a name added while
+//!   it runs, but never one that was there all along, so a reader finds the newest
+//!   revision or the one before it. If that one was emptied meanwhile, it lists again.
 //! - **Crashes.** Readers only ever see complete files: a staging file becomes visible
 //!   under its final name in one step, after its bytes were synced, and the directory is
 //!   synced before the write is acknowledged. A crash leaves at worst a stray staging
@@ -50,7 +49,7 @@ use crate::todo::{MAX_TITLE_CHARS_CEILING, Todo, TodoFields, TodoId};
 const ID_PROBES: u32 = 64;
 /// Age past which a staging file is known to be left over from a crash.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
-/// How often a reader looks again when the revision it found was superseded meanwhile.
+/// How often a reader lists again when the revision it found was superseded meanwhile.
 const READ_RETRIES: u32 = 16;
 
 pub struct DirStore {
@@ -132,42 +131,11 @@ impl DirStore {
 
     /// The newest revision published for `id`; `None` if the id was never claimed, or its
     /// creator crashed before publishing revision 1.
-    ///
-    /// Revision names are contiguous from 1: each is linked only by a writer that read the
-    /// one before, and none is ever removed. So the newest is found by probing names,
-    /// doubling and then bisecting: O(log n) lookups, where listing the directory would
-    /// cost one host call per revision a much-updated todo has accumulated. Names only
-    /// ever appear, so the answer (`low`, with `low + 1` seen missing) was the newest at
-    /// the moment `low + 1` was looked up.
     fn newest_revision(&self, id: TodoId) -> StoreResult<Option<u64>> {
-        let dir = self.todo_dir(id);
-        let exists = |revision: u64| -> StoreResult<bool> {
-            match fs::symlink_metadata(dir.join(revision_name(revision))) {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(io_error("look up revision", &e)),
-            }
-        };
-        if !exists(1)? {
-            return self.check_root().map(|()| None);
+        match numbered_entries(&self.todo_dir(id), parse_revision_name)? {
+            Some(revisions) => Ok(revisions.into_iter().max()),
+            None => self.check_root().map(|()| None),
         }
-        let (mut low, mut high) = (1u64, 2u64);
-        while exists(high)? {
-            low = high;
-            high = high.saturating_mul(2);
-            if high == low {
-                return Ok(Some(low));
-            }
-        }
-        while high - low > 1 {
-            let middle = low + (high - low) / 2;
-            if exists(middle)? {
-                low = middle;
-            } else {
-                high = middle;
-            }
-        }
-        Ok(Some(low))
     }
 
     /// The current revision of `id` and its content (`None` inside: deleted).
@@ -178,7 +146,7 @@ impl DirStore {
             };
             let path = self.todo_dir(id).join(revision_name(revision));
             match fs::read(&path) {
-                // Emptied because a newer revision arrived after we looked: look again.
+                // Emptied because a newer revision arrived after we listed: list again.
                 Ok(bytes) if bytes.is_empty() => continue,
                 Ok(bytes) => {
                     let todo: Option<Todo> = parse_record(&bytes).ok_or_else(|| {
@@ -422,6 +390,14 @@ fn numbered_entries<T>(dir: &Path, parse: fn(&str) -> Option<T>) -> StoreResult<
 
 fn revision_name(revision: u64) -> String {
     format!("{revision}.json")
+}
+
+fn parse_revision_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn parse_record(bytes: &[u8]) -> Option<Option<Todo>> {
