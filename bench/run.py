@@ -202,7 +202,7 @@ def seed_sqlite(path, count):
     db.close()
 
 
-def sizes(wasmtime, native):
+def sizes(native):
     result = {name: path.stat().st_size for name, path in WASM.items()}
     result["todo-aot"] = WASM["todo"].with_suffix(".cwasm").stat().st_size
     result["native"] = Path(native).stat().st_size
@@ -332,7 +332,7 @@ def ratio(a, b):
 
 
 def markdown(results):
-    t, s, start, scale, size = (results[k] for k in ("throughput", "sizes", "startup", "scaling", "sizes"))
+    t, start, scale, size = (results[k] for k in ("throughput", "startup", "scaling", "sizes"))
     c = 8 if 8 in CONNECTIONS else CONNECTIONS[0]
     floor = t["floor-wasi"][f"get@{c}"]
     lines = [
@@ -459,7 +459,7 @@ def main():
             "quick": QUICK,
             "machine": f"{os.cpu_count()} cores, {os.uname().machine}, Linux {os.uname().release}",
             "wasmtime": subprocess.run([wasmtime, "--version"], capture_output=True, text=True).stdout.strip(),
-            "sizes": sizes(wasmtime, native),
+            "sizes": sizes(native),
         }
         print("throughput and memory:", flush=True)
         results["throughput"] = throughput(wasmtime, native, work)

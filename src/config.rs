@@ -363,6 +363,23 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_asks_for_exactly_the_declared_settings() {
+        // A name read here but missing from SETTINGS would not be declared in spin.toml,
+        // and Spin would answer it as undefined: silently unset.
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::read(|name| {
+            asked.borrow_mut().push(name);
+            Ok(None)
+        })
+        .unwrap();
+        let mut asked = asked.into_inner();
+        let mut declared = SETTINGS.to_vec();
+        asked.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(asked, declared);
+    }
+
+    #[test]
     fn environment_names_are_prefixed_and_upper_case() {
         assert_eq!(env_name("jwt_jwks"), "TODO_JWT_JWKS");
     }
