@@ -568,3 +568,83 @@ fn an_invalid_setting_answers_500_and_the_log_names_it() {
         "nothing was written"
     );
 }
+
+/// `{"a":…}` nested `depth` deep around `leaf`.
+fn nested(depth: usize, leaf: Value) -> Value {
+    (0..depth).fold(leaf, |inner, _| json!({ "a": inner }))
+}
+
+/// The component runs on a small stack (build.rs); the deepest it goes is serde_json's
+/// nesting limit in a body or a token. Bodies and tokens nested up to that limit and past it
+/// must be answered, never trap (a trap is a 500 from the host).
+#[test]
+fn json_nested_to_the_parsers_limit_fits_the_components_stack() {
+    use support::tokens;
+    let (_temp, data) = data_dir();
+    let server = Server::start_with_env(&data, &[("TODO_JWT_HS256_SECRET", tokens::SECRET)]);
+    let bearer = format!(
+        "Bearer {}",
+        tokens::hs256(tokens::SECRET.as_bytes(), &tokens::fresh())
+    );
+    let auth = ("authorization", bearer.as_str());
+    assert_eq!(
+        server
+            .call("POST", "/todos", &[JSON, auth], br#"{"title":"a"}"#)
+            .status,
+        201
+    );
+    let mut accepted = 0;
+    for depth in [64, 120, 126, 127, 128, 200, 1000] {
+        let deep_array = (0..depth).fold(json!(1), |inner, _| json!([inner]));
+        let bodies = [
+            nested(depth, json!(1)),
+            json!({"title": "x", "extra": nested(depth, json!(1))}),
+            json!({"title": "x", "extra": deep_array}),
+            json!({"title": nested(depth, json!("x"))}),
+        ];
+        for body in &bodies {
+            for (method, path, content_type) in [
+                ("POST", "/todos", "application/json"),
+                ("PUT", "/todos/1", "application/json"),
+                ("PATCH", "/todos/1", "application/merge-patch+json"),
+            ] {
+                let reply = server.call(
+                    method,
+                    path,
+                    &[("content-type", content_type), auth],
+                    body.to_string().as_bytes(),
+                );
+                assert!(
+                    reply.status < 500,
+                    "{method} at depth {depth}: {}",
+                    reply.status
+                );
+                accepted += usize::from(reply.status < 300);
+            }
+        }
+        // Deep claims in a correctly signed token, and a deep header in an unsigned one.
+        let mut claims = tokens::fresh();
+        claims["extra"] = nested(depth, json!(1));
+        let deep_header = json!({"alg": "HS256", "extra": nested(depth, json!(1))});
+        for token in [
+            tokens::hs256(tokens::SECRET.as_bytes(), &claims),
+            tokens::compact(&deep_header, &tokens::fresh(), |_| vec![0; 32]),
+        ] {
+            let bearer = format!("Bearer {token}");
+            let reply = server.call(
+                "POST",
+                "/todos",
+                &[JSON, ("authorization", &bearer)],
+                br#"{"title":"a"}"#,
+            );
+            assert!(
+                reply.status < 500,
+                "token at depth {depth}: {}",
+                reply.status
+            );
+        }
+    }
+    // The deep bodies within the limit were parsed, not refused up front.
+    assert!(accepted >= 12, "only {accepted} deep bodies accepted");
+    assert!(!server.output().contains("trap"), "{}", server.output());
+}
