@@ -8,7 +8,7 @@ use std::thread;
 
 use serde_json::json;
 use tempfile::TempDir;
-use todo_api::store::dir::DirStore;
+use todo_api::store::dir::{DirReader, DirStore, StdReader};
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::store::{ListQuery, Store, StoreError, Written};
 use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
@@ -381,4 +381,128 @@ fn the_dir_store_empties_superseded_revisions_but_keeps_their_names() {
         );
     }
     assert_eq!(store.get(id(1)).unwrap().unwrap().todo.title.as_str(), "c");
+}
+
+/// A directory store reader that counts what it is asked, over `std::fs`.
+#[derive(Default)]
+struct Counts {
+    lists: std::cell::Cell<u32>,
+    reads: std::cell::Cell<u32>,
+    lookups: std::cell::Cell<u32>,
+}
+
+struct CountingReader<'a> {
+    inner: StdReader,
+    counts: &'a Counts,
+}
+
+impl DirReader for CountingReader<'_> {
+    fn list(&self, dir: &str) -> std::io::Result<Option<Vec<String>>> {
+        self.counts.lists.set(self.counts.lists.get() + 1);
+        self.inner.list(dir)
+    }
+    fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+        self.counts.reads.set(self.counts.reads.get() + 1);
+        self.inner.read(file)
+    }
+    fn exists(&self, path: &str) -> std::io::Result<bool> {
+        self.counts.lookups.set(self.counts.lookups.get() + 1);
+        self.inner.exists(path)
+    }
+}
+
+#[test]
+fn the_dir_store_reads_a_todo_through_current_without_listing_its_revisions() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    for revision in 1..=5 {
+        store
+            .update(id(1), revision, &fields(&format!("v{revision}"), false))
+            .unwrap();
+    }
+    let counts = Counts::default();
+    let reader = CountingReader {
+        inner: StdReader::new(fixture.0.path()),
+        counts: &counts,
+    };
+    let counted = DirStore::with_reader(fixture.0.path(), reader);
+    let read = counted.get(id(1)).unwrap().unwrap();
+    assert_eq!((read.revision, read.todo.title.as_str()), (6, "v5"));
+    assert_eq!(
+        (counts.lists.get(), counts.reads.get(), counts.lookups.get()),
+        (0, 1, 1),
+        "one read of current and one lookup of the next revision's name"
+    );
+}
+
+#[test]
+fn the_dir_store_does_not_trust_a_current_that_fell_behind() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    let current = fixture.0.path().join("todos/1/current");
+    let revision_one = std::fs::read(&current).unwrap();
+    store.update(id(1), 1, &fields("b", false)).unwrap();
+    // A writer that published revision 2 but crashed before moving `current`.
+    std::fs::remove_file(&current).unwrap();
+    std::fs::write(&current, &revision_one).unwrap();
+    let read = store.get(id(1)).unwrap().unwrap();
+    assert_eq!((read.revision, read.todo.title.as_str()), (2, "b"));
+    assert_eq!(
+        store.update(id(1), 1, &fields("late", false)).unwrap(),
+        Written::Conflict
+    );
+    // The next write puts `current` right again.
+    store.update(id(1), 2, &fields("c", false)).unwrap();
+    let current: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&current).unwrap()).unwrap();
+    assert_eq!(current["revision"], 3);
+    assert_eq!(current["todo"]["title"], "c");
+}
+
+#[test]
+fn the_dir_store_lists_when_current_is_missing_empty_or_unreadable() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    store.update(id(1), 1, &fields("b", false)).unwrap();
+    let current = fixture.0.path().join("todos/1/current");
+    std::fs::remove_file(&current).unwrap();
+    for content in [
+        None,
+        Some(&b""[..]),
+        Some(b"{\"revis"),
+        Some(b"{\"revision\":2,\"todo\":{\"id\":9}}"),
+    ] {
+        if let Some(content) = content {
+            std::fs::write(&current, content).unwrap();
+        }
+        let read = store.get(id(1)).unwrap().unwrap();
+        assert_eq!((read.revision, read.todo.title.as_str()), (2, "b"));
+    }
+}
+
+#[test]
+fn the_dir_store_reads_and_updates_todos_written_before_revisions_were_recorded() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    // The earlier layout: bare records, no `current`, the revision only in the name.
+    let dir = fixture.0.path().join("todos/1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("1.json"), b"").unwrap();
+    let todo = json!({"id": 1, "title": "old", "dueBy": null, "isComplete": true});
+    std::fs::write(dir.join("2.json"), todo.to_string()).unwrap();
+    std::fs::write(fixture.0.path().join("last-id"), b"1").unwrap();
+    let read = store.get(id(1)).unwrap().unwrap();
+    assert_eq!((read.revision, read.todo.title.as_str()), (2, "old"));
+    assert_eq!(all(&store), vec![1]);
+    store.update(id(1), 2, &fields("new", false)).unwrap();
+    assert_eq!(store.get(id(1)).unwrap().unwrap().revision, 3);
+    assert_eq!(store.delete(id(1), 3).unwrap(), Written::Done(()));
+    assert_eq!(store.get(id(1)).unwrap(), None);
+    assert_eq!(
+        store.create(&fields("next", false)).unwrap().todo.id.get(),
+        2
+    );
 }

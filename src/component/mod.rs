@@ -9,8 +9,10 @@
 
 #[cfg(feature = "spin")]
 mod spin_sqlite;
+#[cfg(not(feature = "spin"))]
+mod wasi_reader;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::Instant;
 
 use wasi::exports::http::incoming_handler::Guest;
@@ -47,15 +49,26 @@ impl Guest for TodoComponent {
         };
         let status = response.status().as_u16();
         send(response, response_out);
-        // The request log line; like every log write here, it never panics. Integer
-        // arithmetic keeps float formatting (some 15 KB) out of the component.
+        // Integer arithmetic keeps float formatting (some 15 KB) out of the component.
         let micros = started.elapsed().as_micros();
-        let _ = writeln!(
-            io::stdout(),
-            "{method} {path} {status} {}.{:03}ms",
+        log_request(&format!(
+            "{method} {path} {status} {}.{:03}ms\n",
             micros / 1000,
             micros % 1000
-        );
+        ));
+    }
+}
+
+/// The request log line, on stdout. Written straight to the host's stream: `std::io::stdout`
+/// takes five host calls per line where this takes two. Like every log write here, it never
+/// panics; a line the host refuses is dropped.
+fn log_request(line: &str) {
+    let stdout = wasi::cli::stdout::get_stdout();
+    // blocking-write-and-flush accepts at most 4096 bytes per call.
+    for chunk in line.as_bytes().chunks(4096) {
+        if stdout.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
     }
 }
 
@@ -89,11 +102,12 @@ fn host_setting(name: &'static str) -> Result<Option<String>, String> {
 }
 
 /// The portable build keeps todos in the directory the host preopens at `/data`
-/// (or at `TODO_DATA_DIR`).
+/// (or at `TODO_DATA_DIR`), and reads it through the host's filesystem interface directly.
 #[cfg(not(feature = "spin"))]
-fn host_store() -> crate::store::dir::DirStore {
+fn host_store() -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
     let root = std::env::var("TODO_DATA_DIR").unwrap_or_else(|_| "/data".to_owned());
-    crate::store::dir::DirStore::new(root)
+    let reader = wasi_reader::WasiReader::new(&root);
+    crate::store::dir::DirStore::with_reader(root, reader)
 }
 
 fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReader>, String> {
@@ -115,31 +129,41 @@ fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReade
     for (name, value) in request.headers().entries() {
         builder = builder.header(name, value);
     }
-    let body = BodyReader::new(request.consume().ok());
+    let body = BodyReader::new(request);
     builder
         .body(body)
         .map_err(|error| format!("The request cannot be read: {error}."))
 }
 
-/// The request body as `std::io::Read`, pulled from the host only as far as it is read.
+/// The request body as `std::io::Read`, pulled from the host only as far as it is read,
+/// and only opened on the first read: most requests (every GET) have none to read.
 struct BodyReader {
-    // Field order matters: the stream must be dropped before the body it belongs to.
+    // Field order matters: the stream must be dropped before the body it belongs to,
+    // and the body before the request.
     stream: Option<InputStream>,
-    _body: Option<IncomingBody>,
+    body: Option<IncomingBody>,
+    request: IncomingRequest,
+    opened: bool,
 }
 
 impl BodyReader {
-    fn new(body: Option<IncomingBody>) -> Self {
-        let stream = body.as_ref().and_then(|body| body.stream().ok());
+    fn new(request: IncomingRequest) -> Self {
         Self {
-            stream,
-            _body: body,
+            stream: None,
+            body: None,
+            request,
+            opened: false,
         }
     }
 }
 
 impl Read for BodyReader {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if !self.opened {
+            self.opened = true;
+            self.body = self.request.consume().ok();
+            self.stream = self.body.as_ref().and_then(|body| body.stream().ok());
+        }
         let Some(stream) = &self.stream else {
             return Ok(0);
         };

@@ -4,13 +4,24 @@
 //! # Layout
 //! ```text
 //! {root}/todos/{id}/{revision}.json   one file per revision of a todo, never renamed or removed
+//! {root}/todos/{id}/current           a second name (hard link) for the newest revision's file
 //! {root}/tmp/{random}                 staging: every file is written and synced here first
 //! {root}/last-id                      a hint where to start looking for the next free id
 //! ```
-//! A revision file holds the todo's JSON (`{"id":1,"title":"…","dueBy":null,"isComplete":false}`),
-//! or `null` once the todo is deleted. The highest revision is the current one. Once a newer
-//! revision is in place, the previous one is emptied (truncated to zero bytes) to give back
-//! its space; its name stays.
+//! A revision file holds its revision number and the todo
+//! (`{"revision":2,"todo":{"id":1,"title":"…","dueBy":null,"isComplete":false}}`), or
+//! `"todo":null` once the todo is deleted. (Files written before the number was recorded
+//! hold the bare todo or `null`; their name tells the revision.) The highest revision is
+//! the current one. Once a newer revision is in place, the previous one is emptied
+//! (truncated to zero bytes) to give back its space; its name stays.
+//!
+//! # Reading: `current`, checked
+//! A reader reads `current`, finds revision `r` inside, and makes sure `{r+1}.json` does
+//! not exist: names are taken in order 1, 2, 3, … and never removed, so then `r` is the
+//! newest revision. That is one read and one failed lookup whatever the revision count.
+//! `current` is only a shortcut, never trusted: when it is missing, emptied, unreadable or
+//! behind (a writer crashed before moving it, or two writers moved it out of order), the
+//! reader lists the todo's directory and reads the highest revision instead.
 //!
 //! # Why it is safe with many instances at once, and across crashes
 //! - **Ids.** A new id is claimed by creating its directory, which fails if it exists
@@ -24,6 +35,7 @@
 //! - **Readers never see a todo vanish.** A directory listing may miss a name added while
 //!   it runs, but never one that was there all along, so a reader finds the newest
 //!   revision or the one before it. If that one was emptied meanwhile, it lists again.
+//!   Through `current`, the revision read was the newest when `{r+1}.json` was looked up.
 //! - **Crashes.** Readers only ever see complete files: a staging file becomes visible
 //!   under its final name in one step, after its bytes were synced, and the directory is
 //!   synced before the write is acknowledged. A crash leaves at worst a stray staging
@@ -35,6 +47,13 @@
 //! crashed writer leaves.
 //!
 //! File names are built only from integers, so no request can name a path.
+//!
+//! # Reads go through a [`DirReader`]
+//! Every request reads (a GET reads `current` and looks up one name); writes are
+//! dominated by syncing. [`StdReader`] reads with `std::fs`; the component brings its own
+//! reader that asks the host directly, because under WASI `std::fs` spends several host
+//! calls per operation (wasi-libc hashes every listed entry's inode, and stats a file
+//! before reading it), and each host call is a round trip through the host's thread pool.
 
 use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions};
@@ -52,14 +71,81 @@ const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
 /// How often a reader lists again when the revision it found was superseded meanwhile.
 const READ_RETRIES: u32 = 16;
 
-pub struct DirStore {
+/// Reads inside the data directory, by paths relative to it (`todos/7/3.json`).
+pub trait DirReader {
+    /// The names in directory `dir`; `Ok(None)` if it does not exist.
+    fn list(&self, dir: &str) -> io::Result<Option<Vec<String>>>;
+    /// The whole content of `file`; an error of kind `NotFound` if it does not exist.
+    fn read(&self, file: &str) -> io::Result<Vec<u8>>;
+    /// Whether `path` names anything (a link is not followed).
+    fn exists(&self, path: &str) -> io::Result<bool>;
+}
+
+/// Reads with `std::fs` under `root`.
+pub struct StdReader {
     root: PathBuf,
+}
+
+impl StdReader {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+impl DirReader for StdReader {
+    fn list(&self, dir: &str) -> io::Result<Option<Vec<String>>> {
+        let entries = match fs::read_dir(self.root.join(dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            match entry {
+                // Names that are not UTF-8 are not ours.
+                Ok(entry) => names.extend(entry.file_name().into_string().ok()),
+                // Gone by the time the host described it.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(names))
+    }
+
+    fn read(&self, file: &str) -> io::Result<Vec<u8>> {
+        fs::read(self.root.join(file))
+    }
+
+    fn exists(&self, path: &str) -> io::Result<bool> {
+        match fs::symlink_metadata(self.root.join(path)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub struct DirStore<R = StdReader> {
+    root: PathBuf,
+    reader: R,
 }
 
 impl DirStore {
     /// A store rooted at `root`, which must exist; the layout inside is created on first write.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        let reader = StdReader::new(root.clone());
+        Self { root, reader }
+    }
+}
+
+impl<R: DirReader> DirStore<R> {
+    /// A store rooted at `root` that reads through `reader`, which must see the same directory.
+    pub fn with_reader(root: impl Into<PathBuf>, reader: R) -> Self {
+        Self {
+            root: root.into(),
+            reader,
+        }
     }
 
     fn todos_dir(&self) -> PathBuf {
@@ -103,8 +189,8 @@ impl DirStore {
     }
 
     fn read_last_id_hint(&self) -> Option<i64> {
-        let text = fs::read_to_string(self.root.join("last-id")).ok()?;
-        text.trim().parse().ok()
+        let bytes = self.reader.read("last-id").ok()?;
+        std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
     }
 
     /// Records the newest id so the next claim starts next to it. Only a hint: losing it
@@ -123,7 +209,7 @@ impl DirStore {
 
     /// Every id that has a directory, in no particular order.
     fn all_ids(&self) -> StoreResult<Vec<TodoId>> {
-        match numbered_entries(&self.todos_dir(), TodoId::parse)? {
+        match self.numbered_entries("todos", TodoId::parse)? {
             Some(ids) => Ok(ids),
             None => self.check_root().map(|()| Vec::new()),
         }
@@ -132,7 +218,7 @@ impl DirStore {
     /// The newest revision published for `id`; `None` if the id was never claimed, or its
     /// creator crashed before publishing revision 1.
     fn newest_revision(&self, id: TodoId) -> StoreResult<Option<u64>> {
-        match numbered_entries(&self.todo_dir(id), parse_revision_name)? {
+        match self.numbered_entries(&format!("todos/{id}"), parse_revision_name)? {
             Some(revisions) => Ok(revisions.into_iter().max()),
             None => self.check_root().map(|()| None),
         }
@@ -140,22 +226,59 @@ impl DirStore {
 
     /// The current revision of `id` and its content (`None` inside: deleted).
     fn current(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
+        match self.current_by_pointer(id)? {
+            Some(found) => Ok(Some(found)),
+            None => self.current_by_listing(id),
+        }
+    }
+
+    /// The current revision of `id` as `current` tells it, once `{r+1}.json` is seen not to
+    /// exist; `None` when `current` cannot vouch for the newest revision.
+    fn current_by_pointer(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
+        let bytes = match self.reader.read(&format!("todos/{id}/current")) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("read todo", &e)),
+        };
+        // Empty (superseded and emptied), unreadable, or without its number: list instead.
+        let Some(Record {
+            revision: Some(revision),
+            todo,
+        }) = parse_record(&bytes)
+        else {
+            return Ok(None);
+        };
+        if todo.as_ref().is_some_and(|todo| todo.id != id) {
+            return Ok(None);
+        }
+        let Some(next) = revision.checked_add(1) else {
+            return Ok(None);
+        };
+        match self.reader.exists(&revision_path(id, next)) {
+            Ok(false) => Ok(Some((revision, todo))),
+            Ok(true) => Ok(None),
+            Err(e) => Err(io_error("look up revision", &e)),
+        }
+    }
+
+    /// The current revision of `id`, from a listing of its revisions.
+    fn current_by_listing(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
         for _ in 0..READ_RETRIES {
             let Some(revision) = self.newest_revision(id)? else {
                 return Ok(None);
             };
-            let path = self.todo_dir(id).join(revision_name(revision));
-            match fs::read(&path) {
+            let path = revision_path(id, revision);
+            match self.reader.read(&path) {
                 // Emptied because a newer revision arrived after we listed: list again.
                 Ok(bytes) if bytes.is_empty() => continue,
                 Ok(bytes) => {
-                    let todo: Option<Todo> = parse_record(&bytes).ok_or_else(|| {
-                        StoreError::Corrupt(format!("unreadable record {}", path.display()))
-                    })?;
+                    let record = parse_record(&bytes)
+                        .filter(|record| record.revision.is_none_or(|r| r == revision))
+                        .ok_or_else(|| StoreError::Corrupt(format!("unreadable record {path}")))?;
+                    let todo = record.todo;
                     if todo.as_ref().is_some_and(|todo| todo.id != id) {
                         return Err(StoreError::Corrupt(format!(
-                            "record {} names another id",
-                            path.display()
+                            "record {path} names another id"
                         )));
                     }
                     return Ok(Some((revision, todo)));
@@ -226,18 +349,27 @@ impl DirStore {
     /// Publishes `record` as revision `revision` of `id`, unless another writer already
     /// took that revision. Returns whether it was published.
     fn publish(&self, id: TodoId, revision: u64, record: Option<&Todo>) -> StoreResult<bool> {
-        let bytes = serde_json::to_vec(&record)
+        let todo = serde_json::to_string(&record)
             .map_err(|e| StoreError::Corrupt(format!("encode todo {id}: {e}")))?;
+        let bytes = format!(r#"{{"revision":{revision},"todo":{todo}}}"#);
         let staged = self
-            .stage(&bytes, true)
+            .stage(bytes.as_bytes(), true)
             .map_err(|e| io_error("write staging file", &e))?;
         let dir = self.todo_dir(id);
-        let linked = fs::hard_link(&staged, dir.join(revision_name(revision)));
-        let _ = fs::remove_file(&staged);
-        match linked {
+        match fs::hard_link(&staged, dir.join(revision_name(revision))) {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(io_error("publish revision", &e)),
+            Err(e) => {
+                let _ = fs::remove_file(&staged);
+                return match e.kind() {
+                    ErrorKind::AlreadyExists => Ok(false),
+                    _ => Err(io_error("publish revision", &e)),
+                };
+            }
+        }
+        // The staging name becomes `current`: readers find this revision without listing.
+        // Only a shortcut that readers check, so failing to move it loses nothing.
+        if fs::rename(&staged, dir.join("current")).is_err() {
+            let _ = fs::remove_file(&staged);
         }
         sync_dir(&dir).map_err(|e| io_error("sync todo directory", &e))?;
         if revision > 1 {
@@ -251,6 +383,19 @@ impl DirStore {
         Ok(true)
     }
 
+    /// The names in `dir` that `parse` accepts, parsed; `None` if `dir` does not exist.
+    fn numbered_entries<T>(
+        &self,
+        dir: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> StoreResult<Option<Vec<T>>> {
+        let names = self
+            .reader
+            .list(dir)
+            .map_err(|e| io_error("list directory", &e))?;
+        Ok(names.map(|names| names.iter().filter_map(|name| parse(name)).collect()))
+    }
+
     /// Publishes `record` as the successor of `expected_revision`, if that is still current.
     fn replace(
         &self,
@@ -260,9 +405,10 @@ impl DirStore {
     ) -> StoreResult<Written<u64>> {
         // The caller has just read the todo, so look at the expected revision's own file
         // rather than listing again: it must exist, hold a todo, and not be superseded.
-        let base = self.todo_dir(id).join(revision_name(expected_revision));
-        let base_is_live = match fs::read(&base) {
-            Ok(bytes) if parse_record(&bytes) == Some(None) => return Ok(Written::NotFound),
+        let base_is_live = match self.reader.read(&revision_path(id, expected_revision)) {
+            Ok(bytes) if parse_record(&bytes).is_some_and(|record| record.todo.is_none()) => {
+                return Ok(Written::NotFound);
+            }
             // Empty: superseded by a newer revision.
             Ok(bytes) => !bytes.is_empty(),
             Err(e) if e.kind() == ErrorKind::NotFound => false,
@@ -288,7 +434,7 @@ impl DirStore {
     }
 }
 
-impl Store for DirStore {
+impl<R: DirReader> Store for DirStore<R> {
     /// Ready when the data directory exists and takes a write: a staging file is written
     /// and removed (not synced). Also sweeps staging files a crashed writer left behind.
     fn check_ready(&self) -> StoreResult<()> {
@@ -366,30 +512,13 @@ impl Store for DirStore {
     }
 }
 
-/// The names in `dir` that `parse` accepts, parsed; `None` if `dir` does not exist.
-fn numbered_entries<T>(dir: &Path, parse: fn(&str) -> Option<T>) -> StoreResult<Option<Vec<T>>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("list directory", &e)),
-    };
-    let mut parsed = Vec::new();
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            // Gone by the time the host described it: nothing to parse.
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_error("list directory", &e)),
-        };
-        if let Some(value) = entry.file_name().to_str().and_then(parse) {
-            parsed.push(value);
-        }
-    }
-    Ok(Some(parsed))
-}
-
 fn revision_name(revision: u64) -> String {
     format!("{revision}.json")
+}
+
+/// Revision `revision` of todo `id`, relative to the root.
+fn revision_path(id: TodoId, revision: u64) -> String {
+    format!("todos/{id}/{revision}.json")
 }
 
 fn parse_revision_name(name: &str) -> Option<u64> {
@@ -400,8 +529,31 @@ fn parse_revision_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn parse_record(bytes: &[u8]) -> Option<Option<Todo>> {
+/// What a revision file holds.
+struct Record {
+    /// The revision it is; `None` in files written before the number was recorded.
+    revision: Option<u64>,
+    /// `None`: the todo was deleted in this revision.
+    todo: Option<Todo>,
+}
+
+/// A revision file's content: `{"revision":n,"todo":…}`, or the bare todo or `null`.
+fn parse_record(bytes: &[u8]) -> Option<Record> {
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    match value {
+        serde_json::Value::Object(mut map) if map.contains_key("revision") => Some(Record {
+            revision: Some(map.get("revision")?.as_u64().filter(|&r| r > 0)?),
+            todo: parse_todo(map.remove("todo")?)?,
+        }),
+        bare => Some(Record {
+            revision: None,
+            todo: parse_todo(bare)?,
+        }),
+    }
+}
+
+/// A stored todo, or `null` for a deleted one.
+fn parse_todo(value: serde_json::Value) -> Option<Option<Todo>> {
     match value {
         serde_json::Value::Null => Some(None),
         serde_json::Value::Object(map) => {
