@@ -190,6 +190,46 @@ fn a_list_filters_pages_and_counts_in_id_order<F: Fixture>() {
     assert_eq!(page(Some(false), 1, 1), (vec![5], 3));
 }
 
+fn totals_follow_completion_changes_deletes_and_refused_writes<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    for n in 1..=6 {
+        store.create(&fields(&format!("t{n}"), n > 4)).unwrap();
+    }
+    let totals = || {
+        let total = |is_complete| {
+            store
+                .list(&ListQuery {
+                    is_complete,
+                    offset: 0,
+                    limit: 1,
+                })
+                .unwrap()
+                .total
+        };
+        (total(None), total(Some(true)), total(Some(false)))
+    };
+    assert_eq!(totals(), (6, 2, 4));
+    store.update(id(1), 1, &fields("done", true)).unwrap();
+    assert_eq!(totals(), (6, 3, 3));
+    store.update(id(1), 2, &fields("still done", true)).unwrap();
+    assert_eq!(totals(), (6, 3, 3));
+    store.update(id(5), 1, &fields("reopened", false)).unwrap();
+    store.update(id(6), 1, &fields("reopened", false)).unwrap();
+    assert_eq!(totals(), (6, 1, 5));
+    store.delete(id(1), 3).unwrap();
+    store.delete(id(2), 1).unwrap();
+    assert_eq!(totals(), (4, 0, 4));
+    // Refused writes count for nothing.
+    assert_eq!(
+        store.update(id(3), 9, &fields("x", true)).unwrap(),
+        Written::Conflict
+    );
+    assert_eq!(store.delete(id(4), 9).unwrap(), Written::Conflict);
+    assert_eq!(store.delete(id(2), 1).unwrap(), Written::NotFound);
+    assert_eq!(totals(), (4, 0, 4));
+}
+
 fn data_survives_reopening<F: Fixture>() {
     let fixture = F::new();
     let created = fixture.open().create(&fields("kept", false)).unwrap();
@@ -284,6 +324,7 @@ contract!(
     a_deleted_todo_is_gone_for_reads_and_writes,
     an_id_is_never_reused_even_after_the_newest_todo_is_deleted,
     a_list_filters_pages_and_counts_in_id_order,
+    totals_follow_completion_changes_deletes_and_refused_writes,
     data_survives_reopening,
     concurrent_creates_from_many_handles_get_unique_ids,
     of_racing_updates_at_one_revision_exactly_one_wins,
@@ -341,13 +382,51 @@ fn the_sqlite_store_creates_its_schema_once_and_records_its_version() {
     store.create(&fields("a", false)).unwrap();
     store.migrate().unwrap();
     let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
-    let versions: i64 = db
-        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |row| {
-            row.get(0)
-        })
+    let versions: (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), MAX(version) FROM schema_migrations",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .unwrap();
-    assert_eq!(versions, 1);
+    assert_eq!(versions, (2, 2));
     assert_eq!(all(&store), vec![1]);
+}
+
+#[test]
+fn the_sqlite_store_counts_todos_written_before_it_kept_counts() {
+    let fixture = Sqlite::new();
+    // A database at schema version 1, with todos written before the counting triggers.
+    let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+         INSERT INTO schema_migrations VALUES (1);
+         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+             revision INTEGER NOT NULL DEFAULT 1);
+         INSERT INTO todos (title, is_complete) VALUES ('a', 0), ('b', 1), ('c', 1);",
+    )
+    .unwrap();
+    let store = fixture.open();
+    let total = |is_complete| {
+        store
+            .list(&ListQuery {
+                is_complete,
+                offset: 0,
+                limit: 10,
+            })
+            .unwrap()
+            .total
+    };
+    assert_eq!(
+        (total(None), total(Some(true)), total(Some(false))),
+        (3, 2, 1)
+    );
+    store.create(&fields("d", true)).unwrap();
+    assert_eq!(
+        (total(None), total(Some(true)), total(Some(false))),
+        (4, 3, 1)
+    );
 }
 
 #[test]

@@ -34,16 +34,42 @@ pub trait SqlExecutor {
 
 /// Schema versions in order; each runs once, and is safe to run twice should two
 /// instances migrate at the same moment.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS todos (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        title TEXT NOT NULL,
-        is_complete INTEGER NOT NULL DEFAULT 0,
-        due_by TEXT,
-        revision INTEGER NOT NULL DEFAULT 1
-    )",
-    "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
-]];
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS todos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            is_complete INTEGER NOT NULL DEFAULT 0,
+            due_by TEXT,
+            revision INTEGER NOT NULL DEFAULT 1
+        )",
+        "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
+    ],
+    // 2: how many todos there are, open and done, kept by triggers, so that a page's
+    // X-Total-Count does not scan the table (COUNT(*) grew with it: 1.9 ms at 100,000).
+    // The triggers come first and the counts are filled in one statement after them: a
+    // write in between finds no row to change, and is counted by that statement instead.
+    &[
+        "CREATE TABLE IF NOT EXISTS todo_counts (
+            is_complete INTEGER PRIMARY KEY,
+            total INTEGER NOT NULL
+        )",
+        "CREATE TRIGGER IF NOT EXISTS todo_counts_insert AFTER INSERT ON todos BEGIN
+            UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+        END",
+        "CREATE TRIGGER IF NOT EXISTS todo_counts_delete AFTER DELETE ON todos BEGIN
+            UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+        END",
+        "CREATE TRIGGER IF NOT EXISTS todo_counts_update AFTER UPDATE OF is_complete ON todos
+            WHEN OLD.is_complete <> NEW.is_complete BEGIN
+            UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+            UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+        END",
+        "INSERT OR IGNORE INTO todo_counts (is_complete, total)
+            SELECT 0, (SELECT COUNT(*) FROM todos WHERE is_complete = 0)
+            UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)",
+    ],
+];
 
 const COLUMNS: &str = "id, title, is_complete, due_by, revision";
 
@@ -156,7 +182,7 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             None => ("", vec![]),
         };
         let count = self.run(
-            &format!("SELECT COUNT(*) FROM todos {filter}"),
+            &format!("SELECT COALESCE(SUM(total), 0) FROM todo_counts {filter}"),
             &filter_params,
         )?;
         let total = count
