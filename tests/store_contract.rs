@@ -484,6 +484,10 @@ impl DirReader for CountingReader<'_> {
         self.counts.reads.set(self.counts.reads.get() + 1);
         self.inner.read(file)
     }
+    fn read_up_to(&self, file: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        self.counts.reads.set(self.counts.reads.get() + 1);
+        self.inner.read_up_to(file, limit)
+    }
     fn exists(&self, path: &str) -> std::io::Result<bool> {
         self.counts.lookups.set(self.counts.lookups.get() + 1);
         self.inner.exists(path)
@@ -584,4 +588,51 @@ fn the_dir_store_reads_and_updates_todos_written_before_revisions_were_recorded(
         store.create(&fields("next", false)).unwrap().todo.id.get(),
         2
     );
+}
+
+/// A reader whose host cuts every partial read short, as WASI allows.
+struct CutShortReader(StdReader);
+
+impl DirReader for CutShortReader {
+    fn list(&self, dir: &str) -> std::io::Result<Option<Vec<String>>> {
+        self.0.list(dir)
+    }
+    fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+        self.0.read(file)
+    }
+    fn read_up_to(&self, file: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        let mut start = self.0.read_up_to(file, limit)?;
+        start.truncate(start.len() / 2);
+        Ok(start)
+    }
+    fn exists(&self, path: &str) -> std::io::Result<bool> {
+        self.0.exists(path)
+    }
+}
+
+#[test]
+fn the_dir_store_reads_whole_records_when_a_read_is_cut_short_or_current_is_long() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    store.create(&fields("short", false)).unwrap();
+    // Over 16 KiB of record: more than a reader asks of `current` at first.
+    let long = "é".repeat(9_000);
+    let body = json!({"title": long, "isComplete": false});
+    let long_fields = parse_new_todo(body.as_object().unwrap(), 10_000).unwrap();
+    store.create(&long_fields).unwrap();
+    assert!(
+        std::fs::metadata(fixture.0.path().join("todos/2/current"))
+            .unwrap()
+            .len()
+            > 16 * 1024
+    );
+    assert_eq!(store.get(id(2)).unwrap().unwrap().todo.title.as_str(), long);
+    let cut_short = DirStore::with_reader(
+        fixture.0.path(),
+        CutShortReader(StdReader::new(fixture.0.path())),
+    );
+    for (todo, title) in [(1, "short"), (2, long.as_str())] {
+        let read = cut_short.get(id(todo)).unwrap().unwrap();
+        assert_eq!((read.revision, read.todo.title.as_str()), (1, title));
+    }
 }

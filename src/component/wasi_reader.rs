@@ -90,6 +90,12 @@ impl DirReader for WasiReader {
         }
     }
 
+    fn read_up_to(&self, file: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let file = self.open(file, OpenFlags::empty())?;
+        let (chunk, _end) = file.read(limit, 0).map_err(io_error)?;
+        Ok(chunk)
+    }
+
     fn exists(&self, path: &str) -> io::Result<bool> {
         let (preopen, path) = self.resolve(path)?;
         match preopen.stat_at(PathFlags::empty(), &path) {

@@ -58,7 +58,7 @@
 use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
@@ -70,6 +70,9 @@ const ID_PROBES: u32 = 64;
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
 /// How often a reader lists again when the revision it found was superseded meanwhile.
 const READ_RETRIES: u32 = 16;
+/// How much of `current` a reader asks for: more than any record holds but the rare one
+/// with a title of thousands of characters, which is then read whole.
+const CURRENT_READ_BYTES: u64 = 16 * 1024;
 
 /// Reads inside the data directory, by paths relative to it (`todos/7/3.json`).
 pub trait DirReader {
@@ -77,6 +80,10 @@ pub trait DirReader {
     fn list(&self, dir: &str) -> io::Result<Option<Vec<String>>>;
     /// The whole content of `file`; an error of kind `NotFound` if it does not exist.
     fn read(&self, file: &str) -> io::Result<Vec<u8>>;
+    /// The start of `file`, at most `limit` bytes, in as few host calls as it takes: fewer
+    /// bytes at the end of the file, but also if the host cut the read short. (A whole
+    /// read needs one more call, to be told the end is reached.)
+    fn read_up_to(&self, file: &str, limit: u64) -> io::Result<Vec<u8>>;
     /// Whether `path` names anything (a link is not followed).
     fn exists(&self, path: &str) -> io::Result<bool>;
 }
@@ -114,6 +121,14 @@ impl DirReader for StdReader {
 
     fn read(&self, file: &str) -> io::Result<Vec<u8>> {
         fs::read(self.root.join(file))
+    }
+
+    fn read_up_to(&self, file: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let mut content = Vec::new();
+        File::open(self.root.join(file))?
+            .take(limit)
+            .read_to_end(&mut content)?;
+        Ok(content)
     }
 
     fn exists(&self, path: &str) -> io::Result<bool> {
@@ -235,12 +250,18 @@ impl<R: DirReader> DirStore<R> {
     /// The current revision of `id` as `current` tells it, once `{r+1}.json` is seen not to
     /// exist; `None` when `current` cannot vouch for the newest revision.
     fn current_by_pointer(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
-        let bytes = match self.reader.read(&format!("todos/{id}/current")) {
+        let current = format!("todos/{id}/current");
+        let bytes = match self.reader.read_up_to(&current, CURRENT_READ_BYTES) {
+            Ok(bytes) if bytes.len() as u64 == CURRENT_READ_BYTES => self.reader.read(&current),
+            other => other,
+        };
+        let bytes = match bytes {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error("read todo", &e)),
         };
-        // Empty (superseded and emptied), unreadable, or without its number: list instead.
+        // Empty (superseded and emptied), unreadable (also: a read the host cut short,
+        // since no prefix of a record parses), or without its number: list instead.
         let Some(Record {
             revision: Some(revision),
             todo,
