@@ -70,6 +70,8 @@ build-spin: rust-tools
 # Everything make bench measures: both floors, the native server, and wrk.
 bench-build: tools build
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
+	FLOOR_STACK_BYTES=1048576 cargo build --release --target-dir $(BENCH_DIR)/1mib-stack \
+		--target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-spin-sdk/Cargo.toml
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
