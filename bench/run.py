@@ -398,6 +398,10 @@ def markdown(results):
             f"| {kind} | {start[kind]['median_ms']:.1f} ms | {t[kind]['rss_idle_kb'] / 1024:.1f} MB "
             f"| {t[kind]['rss_peak_kb'] / 1024:.1f} MB | {size[kind]:,} bytes |"
         )
+    for kind in (k for k in t if k.endswith("-pooled")):
+        lines.append(
+            f"| {kind} | | {t[kind]['rss_idle_kb'] / 1024:.1f} MB | {t[kind]['rss_peak_kb'] / 1024:.1f} MB | |"
+        )
     for name, figures in PUBLISHED.items():
         lines.append(
             f"| seed, .NET {name} (published, not measured here) | {figures['start_ms']} ms | | "
@@ -482,9 +486,10 @@ def main():
             "wasmtime": subprocess.run([wasmtime, "--version"], capture_output=True, text=True).stdout.strip(),
             "sizes": sizes(native),
         }
-        # wasmtime caches what it compiles from a .wasm (on by default): start each once so
-        # every run measures serving, as after a deployment's first start, not compiling.
-        for kind in ["floor-wasi", "floor-spin-sdk", "floor-wasi-1mib-stack", "todo"]:
+        # wasmtime caches what it compiles from a .wasm (on by default; the key includes the
+        # flags): start each once so every run measures serving, as after a deployment's
+        # first start, not compiling.
+        for kind in [k for k in KINDS if k not in ("native", "todo-aot")]:
             warm = work / f"warm-{kind}"
             warm.mkdir()
             server = Server(kind, wasmtime, native, warm)
