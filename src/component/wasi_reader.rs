@@ -2,7 +2,7 @@
 //!
 //! Through `std::fs` (wasi-libc), listing a directory costs a host call per entry to hash
 //! its inode, and reading a file stats it first and reads through a stream: GET /todos/{id}
-//! took 16 filesystem calls. Here a listing is open + read-directory + one cheap call per
+//! took 13 filesystem calls. Here a listing is open + read-directory + one cheap call per
 //! entry, a file is open + read, and a name is looked up with one stat.
 
 use std::cell::OnceCell;
