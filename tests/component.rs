@@ -648,3 +648,37 @@ fn json_nested_to_the_parsers_limit_fits_the_components_stack() {
     assert!(accepted >= 12, "only {accepted} deep bodies accepted");
     assert!(!server.output().contains("trap"), "{}", server.output());
 }
+
+/// `TODO_DATA_DIR` may name a directory inside the preopened one, written as wasi-libc
+/// would resolve it; one outside every preopen is unavailable (503), never "no such todo".
+#[test]
+fn the_data_directory_setting_is_resolved_inside_the_preopened_directory() {
+    let (_temp, data) = data_dir();
+    std::fs::create_dir(data.join("inner")).unwrap();
+    for (n, root) in ["/data/inner", "/data//inner/", "data/./inner"]
+        .iter()
+        .enumerate()
+    {
+        let server = Server::start_with_env(&data, &[("TODO_DATA_DIR", root)]);
+        let created = post(&server, json!({"title": format!("from {root}")}));
+        assert_eq!(created.status, 201, "{root}");
+        assert_eq!(
+            created.header("location"),
+            Some(format!("/todos/{}", n + 1).as_str())
+        );
+        let read = server.call("GET", &format!("/todos/{}", n + 1), &[], b"");
+        assert_eq!(read.json()["title"], format!("from {root}"), "{root}");
+        assert_eq!(
+            server
+                .call("GET", "/todos", &[], b"")
+                .header("x-total-count"),
+            Some((n + 1).to_string().as_str()),
+            "{root}"
+        );
+    }
+    assert!(data.join("inner/todos/3/current").exists());
+    let outside = Server::start_with_env(&data, &[("TODO_DATA_DIR", "/elsewhere")]);
+    assert!(outside.call("GET", "/todos/1", &[], b"").is_problem(503));
+    assert!(outside.call("GET", "/todos", &[], b"").is_problem(503));
+    assert!(post(&outside, json!({"title": "lost"})).is_problem(503));
+}

@@ -34,10 +34,11 @@ impl WasiReader {
     /// The preopen holding `path` (relative to the root), and the path inside it.
     fn resolve(&self, path: &str) -> io::Result<(&Descriptor, String)> {
         let Some((preopen, prefix)) = self.base.get_or_init(|| find_preopen(&self.root)) else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} is not in a directory the host grants", self.root),
-            ));
+            // Not "not found": that would read as "no such todo".
+            return Err(io::Error::other(format!(
+                "{} is not in a directory the host grants",
+                self.root
+            )));
         };
         let path = if prefix.is_empty() {
             path.to_owned()
@@ -107,21 +108,27 @@ impl DirReader for WasiReader {
 }
 
 /// The preopen whose name is `root` or a parent of it, and the rest of `root` below it.
+/// Paths compare by their parts, as wasi-libc resolves them: relative to `/`, with empty
+/// and `.` parts dropped. A path with `..` is not resolved here.
 fn find_preopen(root: &str) -> Option<(Descriptor, String)> {
-    let root = root.trim_end_matches('/');
+    let root = path_parts(root)?;
     get_directories()
         .into_iter()
         .filter_map(|(descriptor, name)| {
-            let name = name.trim_end_matches('/');
-            let rest = if root == name {
-                ""
-            } else {
-                root.strip_prefix(name)?.strip_prefix('/')?
-            };
-            Some((name.len(), descriptor, rest.to_owned()))
+            let name = path_parts(&name)?;
+            let rest = root.strip_prefix(name.as_slice())?;
+            Some((name.len(), descriptor, rest.join("/")))
         })
         .max_by_key(|(length, _, _)| *length)
         .map(|(_, descriptor, rest)| (descriptor, rest))
+}
+
+fn path_parts(path: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    (!parts.contains(&"..")).then_some(parts)
 }
 
 fn io_error(code: ErrorCode) -> io::Error {
