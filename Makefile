@@ -34,7 +34,7 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2
 .PHONY: serve test build build-spin bench bench-build bench-tokens bench-sync fuzz tools rust-tools
 
 # Instance slots are pooled and the start of each linear memory stays resident between
-# requests: measured by make bench at 2.2x the throughput, with less peak memory (README).
+# requests: measured by make bench at about 2x the throughput, with less peak memory (README).
 POOLING := -O pooling-allocator=y -O pooling-memory-keep-resident=4194304 \
 	-O pooling-table-keep-resident=65536 -O memory-init-cow=n
 
