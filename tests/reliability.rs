@@ -9,6 +9,8 @@
 //! - revisions acknowledged for a todo are exactly 1, 2, …, n: no write took effect
 //!   without being acknowledged, so each write that got `412` changed nothing;
 //! - a todo whose deletion was acknowledged is gone, and was deleted once;
+//! - no read is stale: a read that began after a write was acknowledged sees that write
+//!   or a later one, with the body acknowledged for it;
 //! - every stored file parses.
 //!
 //! Run on the portable component under `wasmtime serve` (directory store), on the SQLite
@@ -37,20 +39,29 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 type Transport<'a> =
     dyn Fn(&str, &str, &[(&str, &str)], &[u8]) -> Result<Reply, String> + Sync + 'a;
 
-/// What one client was told.
+/// What one client was told; `at`: when the answer arrived.
 #[derive(Debug, Clone)]
 enum Event {
     Created {
         id: i64,
         todo: Value,
+        at: Instant,
     },
     Written {
         id: i64,
         revision: u64,
         todo: Value,
+        at: Instant,
     },
     Deleted {
         id: i64,
+        at: Instant,
+    },
+    /// `GET /todos/{id}` sent at `started`: the revision and body it saw (`None`: 404).
+    Read {
+        id: i64,
+        seen: Option<(u64, Value)>,
+        started: Instant,
     },
     /// `412`: the client's tag was stale.
     Refused,
@@ -103,14 +114,15 @@ fn run_clients(send: &Transport<'_>, stop: &AtomicBool) -> Vec<Event> {
                         (!recent.is_empty())
                             .then(|| recent[rng.below(recent.len() as u64) as usize])
                     };
-                    let event = one_request(send, &mut rng, client, n, target);
-                    if let Some(Event::Created { id, .. }) = &event {
-                        known.lock().unwrap().push(*id);
+                    let first = events.len();
+                    one_request(send, &mut rng, client, n, target, &mut events);
+                    for event in &events[first..] {
+                        match event {
+                            Event::Created { id, .. } => known.lock().unwrap().push(*id),
+                            Event::Unanswered { .. } => thread::sleep(Duration::from_millis(5)),
+                            _ => {}
+                        }
                     }
-                    if let Some(Event::Unanswered { .. }) = &event {
-                        thread::sleep(Duration::from_millis(5));
-                    }
-                    events.extend(event);
                 }
                 ledger.lock().unwrap().extend(events);
             });
@@ -119,13 +131,15 @@ fn run_clients(send: &Transport<'_>, stop: &AtomicBool) -> Vec<Event> {
     ledger.into_inner().unwrap()
 }
 
+/// One client step (a read and a write count as one), its events added to `events`.
 fn one_request(
     send: &Transport<'_>,
     rng: &mut Rng,
     client: usize,
     n: u32,
     target: Option<i64>,
-) -> Option<Event> {
+    events: &mut Vec<Event>,
+) {
     let unexpected = |request: String, reply: &Reply| Event::Unexpected {
         request,
         status: reply.status,
@@ -134,29 +148,47 @@ fn one_request(
     let choice = rng.below(100);
     let Some(id) = target.filter(|_| choice >= 25) else {
         let body = json!({"title": format!("client {client} todo {n}")}).to_string();
-        return Some(match send("POST", "/todos", &[JSON], body.as_bytes()) {
+        events.push(match send("POST", "/todos", &[JSON], body.as_bytes()) {
             Err(_) => Event::Unanswered { id: None },
             Ok(reply) if reply.status == 201 => Event::Created {
                 id: reply.json()["id"].as_i64().expect("created id"),
                 todo: reply.json(),
+                at: Instant::now(),
             },
             Ok(reply) => unexpected("POST /todos".into(), &reply),
         });
+        return;
     };
     let path = format!("/todos/{id}");
     if choice >= 90 {
-        return match send("GET", "/todos?pageSize=1000", &[], b"") {
-            Err(_) => Some(Event::Unanswered { id: None }),
-            Ok(reply) if reply.status == 200 => None,
-            Ok(reply) => Some(unexpected("GET /todos".into(), &reply)),
-        };
+        match send("GET", "/todos?pageSize=1000", &[], b"") {
+            Err(_) => events.push(Event::Unanswered { id: None }),
+            Ok(reply) if reply.status == 200 => {}
+            Ok(reply) => events.push(unexpected("GET /todos".into(), &reply)),
+        }
+        return;
     }
     // Conditional writes read the todo first, as a client keeping an ETag does.
+    let started = Instant::now();
     let tag = match send("GET", &path, &[], b"") {
-        Err(_) => return Some(Event::Unanswered { id: Some(id) }),
-        Ok(reply) if reply.status == 404 => return None,
-        Ok(reply) if reply.status == 200 => reply.header("etag").unwrap_or("").to_owned(),
-        Ok(reply) => return Some(unexpected(format!("GET {path}"), &reply)),
+        Err(_) => return events.push(Event::Unanswered { id: Some(id) }),
+        Ok(reply) if reply.status == 404 => {
+            return events.push(Event::Read {
+                id,
+                seen: None,
+                started,
+            });
+        }
+        Ok(reply) if reply.status == 200 => {
+            let revision = revision_of(&reply).expect("a read answers its ETag");
+            events.push(Event::Read {
+                id,
+                seen: Some((revision, reply.json())),
+                started,
+            });
+            reply.header("etag").unwrap_or("").to_owned()
+        }
+        Ok(reply) => return events.push(unexpected(format!("GET {path}"), &reply)),
     };
     let complete = rng.below(2) == 1;
     let (method, headers, body) = match choice {
@@ -173,28 +205,35 @@ fn one_request(
     } else {
         body.to_string().into_bytes()
     };
-    Some(match send(method, &path, &headers, &body) {
+    events.push(match send(method, &path, &headers, &body) {
         Err(_) => Event::Unanswered { id: Some(id) },
         Ok(reply) => match reply.status {
             200 => Event::Written {
                 id,
                 revision: revision_of(&reply).expect("a write answers its ETag"),
                 todo: reply.json(),
+                at: Instant::now(),
             },
-            204 => Event::Deleted { id },
+            204 => Event::Deleted {
+                id,
+                at: Instant::now(),
+            },
             412 => Event::Refused,
             // Deleted by another client in the meantime.
-            404 => return None,
+            404 => return,
             _ => unexpected(format!("{method} {path}"), &reply),
         },
-    })
+    });
 }
 
 /// What the ledger says of one todo.
 #[derive(Default)]
 struct Acknowledged {
     revisions: BTreeMap<u64, Value>,
+    /// When each revision's write was acknowledged.
+    acknowledged_at: BTreeMap<u64, Instant>,
     deletions: usize,
+    deleted_at: Option<Instant>,
     unanswered: bool,
 }
 
@@ -205,22 +244,33 @@ fn check_ledger(events: &[Event], send: &Transport<'_>, crashed: bool) -> usize 
     let mut created = Vec::new();
     for event in events {
         match event {
-            Event::Created { id, todo } => {
+            Event::Created { id, todo, at } => {
                 created.push(*id);
                 let entry = todos.entry(*id).or_default();
                 assert!(entry.revisions.insert(1, todo.clone()).is_none());
+                entry.acknowledged_at.insert(1, *at);
             }
-            Event::Written { id, revision, todo } => {
+            Event::Written {
+                id,
+                revision,
+                todo,
+                at,
+            } => {
                 let entry = todos.entry(*id).or_default();
                 let twice = entry.revisions.insert(*revision, todo.clone());
                 assert!(
                     twice.is_none(),
                     "todo {id}: revision {revision} acknowledged twice"
                 );
+                entry.acknowledged_at.insert(*revision, *at);
             }
-            Event::Deleted { id } => todos.entry(*id).or_default().deletions += 1,
+            Event::Deleted { id, at } => {
+                let entry = todos.entry(*id).or_default();
+                entry.deletions += 1;
+                entry.deleted_at = Some(*at);
+            }
             Event::Unanswered { id: Some(id) } => todos.entry(*id).or_default().unanswered = true,
-            Event::Refused | Event::Unanswered { id: None } => {}
+            Event::Read { .. } | Event::Refused | Event::Unanswered { id: None } => {}
             Event::Unexpected {
                 request,
                 status,
@@ -232,6 +282,11 @@ fn check_ledger(events: &[Event], send: &Transport<'_>, crashed: bool) -> usize 
     }
     let unique: BTreeSet<_> = created.iter().collect();
     assert_eq!(unique.len(), created.len(), "an id was handed out twice");
+    for event in events {
+        if let Event::Read { id, seen, started } = event {
+            assert_read_is_not_stale(*id, seen.as_ref(), *started, &todos[id]);
+        }
+    }
 
     for (id, acknowledged) in &todos {
         let reply = send("GET", &format!("/todos/{id}"), &[], b"").expect("read back");
@@ -276,6 +331,46 @@ fn check_ledger(events: &[Event], send: &Transport<'_>, crashed: bool) -> usize 
         String::from_utf8_lossy(&listed.body)
     );
     events.len()
+}
+
+/// A read that began at `started` saw every write acknowledged before then: a revision at
+/// least as new, with the acknowledged body if it was acknowledged, or `404` only for a
+/// todo some client deleted (that deletion may still have been in flight).
+fn assert_read_is_not_stale(
+    id: i64,
+    seen: Option<&(u64, Value)>,
+    started: Instant,
+    acknowledged: &Acknowledged,
+) {
+    let newest_before = acknowledged
+        .acknowledged_at
+        .iter()
+        .filter(|(_, at)| **at < started)
+        .map(|(revision, _)| *revision)
+        .max();
+    let deleted_before = acknowledged.deleted_at.is_some_and(|at| at < started);
+    match seen {
+        None => assert!(
+            acknowledged.deletions > 0 || acknowledged.unanswered,
+            "todo {id}: read as missing, but nobody deleted it"
+        ),
+        Some((revision, body)) => {
+            assert!(
+                !deleted_before,
+                "todo {id}: read revision {revision} after its deletion was acknowledged"
+            );
+            assert!(
+                newest_before.is_none_or(|newest| *revision >= newest),
+                "todo {id}: read revision {revision} after revision {newest_before:?} was acknowledged"
+            );
+            if let Some(acknowledged_body) = acknowledged.revisions.get(revision) {
+                assert_eq!(
+                    body, acknowledged_body,
+                    "todo {id}: revision {revision} read"
+                );
+            }
+        }
+    }
 }
 
 /// Every non-empty revision file under `data` parses as a todo or `null`.
