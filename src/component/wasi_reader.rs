@@ -16,7 +16,8 @@ use crate::store::dir::DirReader;
 /// How much to ask for per read: more than a todo's record usually holds.
 const READ_CHUNK: u64 = 16 * 1024;
 
-/// Reads under `root`, an absolute path inside one of the host's preopened directories.
+/// Reads under `root`, a path inside one of the host's preopened directories (relative
+/// paths start at `/`, as wasi-libc takes them).
 pub struct WasiReader {
     root: String,
     /// The preopen holding `root` and the path of `root` inside it, found on first use.
