@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Side by side: components served one after another by wasmtime serve with make serve's
-# pooling flags, each loaded with wrk (8 connections) for a few seconds, ROUNDS times in
+# Side by side: components served one after another by wasmtime serve (make serve's
+# flags unless FLAGS says otherwise), each loaded with wrk (8 connections) for a few seconds, ROUNDS times in
 # turn so that drift on the machine hits all of them alike; prints the median req/s and
 # p50 of each. How the changes in README "Performance" were measured against each other.
 #
@@ -10,13 +10,15 @@
 #
 # Each server gets a fresh data directory holding one todo (created by POST before the
 # load). WASMTIME picks the wasmtime CLI (default: the one make installs); SECONDS_EACH
-# the length of each load (default 3).
+# the length of each load (default 3); FLAGS the wasmtime flags (default: make serve's;
+# FLAGS= for wasmtime's own defaults).
 set -euo pipefail
 
 rounds=$1
 shift
 wasmtime=${WASMTIME:-$(dirname "$0")/../.tools/wasmtime-49.0.4/wasmtime_cli/wasmtime}
 seconds=${SECONDS_EACH:-3}
+flags=${FLAGS-"-O pooling-allocator=y -O pooling-memory-keep-resident=4194304 -O pooling-table-keep-resident=65536 -O memory-init-cow=n"}
 declare -A rates latencies
 
 one_run() {
@@ -24,9 +26,8 @@ one_run() {
     data=$(mktemp -d)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     # Without RUST_BACKTRACE, as deployed: with it, wasmtime captures backtraces per request.
-    env -u RUST_BACKTRACE "$wasmtime" serve -S cli --addr "127.0.0.1:$port" \
-        -O pooling-allocator=y -O pooling-memory-keep-resident=4194304 \
-        -O pooling-table-keep-resident=65536 -O memory-init-cow=n \
+    # shellcheck disable=SC2086 # flags are words
+    env -u RUST_BACKTRACE "$wasmtime" serve -S cli --addr "127.0.0.1:$port" $flags \
         --dir "$data::/data" "$wasm" >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 200); do
