@@ -20,7 +20,7 @@ use wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, InputStream, Method as WasiMethod, OutgoingBody,
     OutgoingResponse, ResponseOutparam,
 };
-use wasi::io::streams::StreamError;
+use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::api;
 use crate::config::Config;
@@ -63,13 +63,7 @@ impl Guest for TodoComponent {
 /// takes five host calls per line where this takes two. Like every log write here, it never
 /// panics; a line the host refuses is dropped.
 fn log_request(line: &str) {
-    let stdout = wasi::cli::stdout::get_stdout();
-    // blocking-write-and-flush accepts at most 4096 bytes per call.
-    for chunk in line.as_bytes().chunks(4096) {
-        if stdout.blocking_write_and_flush(chunk).is_err() {
-            return;
-        }
-    }
+    let _ = write_all(&wasi::cli::stdout::get_stdout(), line.as_bytes());
 }
 
 /// The Spin build keeps todos in Spin's SQLite database `default`.
@@ -220,11 +214,14 @@ fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
 
 fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
     let stream = body.write().map_err(|()| "no output stream".to_owned())?;
+    write_all(&stream, bytes).map_err(|error| format!("{error:?}"))
+}
+
+/// Writes `bytes` to a host stream and flushes it, blocking until the host took them.
+fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
     // blocking-write-and-flush accepts at most 4096 bytes per call.
     for chunk in bytes.chunks(4096) {
-        stream
-            .blocking_write_and_flush(chunk)
-            .map_err(|error| format!("{error:?}"))?;
+        stream.blocking_write_and_flush(chunk)?;
     }
     Ok(())
 }

@@ -73,6 +73,8 @@ const READ_RETRIES: u32 = 16;
 /// How much of `current` a reader asks for: more than any record holds but the rare one
 /// with a title of thousands of characters, which is then read whole.
 const CURRENT_READ_BYTES: u64 = 16 * 1024;
+/// The second name of a todo's newest revision, beside the revision files.
+const CURRENT: &str = "current";
 
 /// Reads inside the data directory, by paths relative to it (`todos/7/3.json`).
 pub trait DirReader {
@@ -250,7 +252,7 @@ impl<R: DirReader> DirStore<R> {
     /// The current revision of `id` as `current` tells it, once `{r+1}.json` is seen not to
     /// exist; `None` when `current` cannot vouch for the newest revision.
     fn current_by_pointer(&self, id: TodoId) -> StoreResult<Option<(u64, Option<Todo>)>> {
-        let current = format!("todos/{id}/current");
+        let current = format!("todos/{id}/{CURRENT}");
         let bytes = match self.reader.read_up_to(&current, CURRENT_READ_BYTES) {
             Ok(bytes) if bytes.len() as u64 == CURRENT_READ_BYTES => self.reader.read(&current),
             other => other,
@@ -389,7 +391,7 @@ impl<R: DirReader> DirStore<R> {
         }
         // The staging name becomes `current`: readers find this revision without listing.
         // Only a shortcut that readers check, so failing to move it loses nothing.
-        if fs::rename(&staged, dir.join("current")).is_err() {
+        if fs::rename(&staged, dir.join(CURRENT)).is_err() {
             let _ = fs::remove_file(&staged);
         }
         sync_dir(&dir).map_err(|e| io_error("sync todo directory", &e))?;
@@ -539,7 +541,7 @@ fn revision_name(revision: u64) -> String {
 
 /// Revision `revision` of todo `id`, relative to the root.
 fn revision_path(id: TodoId, revision: u64) -> String {
-    format!("todos/{id}/{revision}.json")
+    format!("todos/{id}/{}", revision_name(revision))
 }
 
 fn parse_revision_name(name: &str) -> Option<u64> {
