@@ -488,9 +488,9 @@ impl DirReader for CountingReader<'_> {
         self.counts.reads.set(self.counts.reads.get() + 1);
         self.inner.read_up_to(file, limit)
     }
-    fn exists(&self, path: &str) -> std::io::Result<bool> {
+    fn link_count(&self, path: &str) -> std::io::Result<Option<u64>> {
         self.counts.lookups.set(self.counts.lookups.get() + 1);
-        self.inner.exists(path)
+        self.inner.link_count(path)
     }
 }
 
@@ -605,8 +605,8 @@ impl DirReader for CutShortReader {
         start.truncate(start.len() / 2);
         Ok(start)
     }
-    fn exists(&self, path: &str) -> std::io::Result<bool> {
-        self.0.exists(path)
+    fn link_count(&self, path: &str) -> std::io::Result<Option<u64>> {
+        self.0.link_count(path)
     }
 }
 

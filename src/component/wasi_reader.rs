@@ -3,7 +3,7 @@
 //! Through `std::fs` (wasi-libc), listing a directory costs a host call per entry to hash
 //! its inode, and reading a file stats it first and reads through a stream: GET /todos/{id}
 //! took 13 filesystem calls. Here a listing is open + read-directory + one cheap call per
-//! entry, a file is open + read, and a name is looked up with one stat.
+//! entry, a file is open + read, and a name is looked up (and its links counted) with one stat.
 
 use std::cell::OnceCell;
 use std::io;
@@ -98,11 +98,11 @@ impl DirReader for WasiReader {
         Ok(chunk)
     }
 
-    fn exists(&self, path: &str) -> io::Result<bool> {
+    fn link_count(&self, path: &str) -> io::Result<Option<u64>> {
         let (preopen, path) = self.resolve(path)?;
         match preopen.stat_at(PathFlags::empty(), &path) {
-            Ok(_) => Ok(true),
-            Err(ErrorCode::NoEntry) => Ok(false),
+            Ok(stat) => Ok(Some(stat.link_count)),
+            Err(ErrorCode::NoEntry) => Ok(None),
             Err(code) => Err(io_error(code)),
         }
     }

@@ -75,6 +75,49 @@ const READ_RETRIES: u32 = 16;
 const CURRENT_READ_BYTES: u64 = 16 * 1024;
 /// The second name of a todo's newest revision, beside the revision files.
 const CURRENT: &str = "current";
+/// Ids per pair of counters. A file system caps the names one file can have (ext4 at
+/// 65,000), so each counter counts the todos of one block of ids.
+const COUNT_BLOCK: i64 = 16_384;
+/// A random token, replaced whenever the marks may disagree with the todos.
+const EPOCH: &str = "counts/epoch";
+/// The epoch under which every todo's marks were last seen to be right. It has two names,
+/// `valid` and `valid-link`: a copy of the data that turned hard links into separate files
+/// (and so emptied every counter) shows as a `valid` with one name.
+const VALID: &str = "counts/valid";
+const VALID_LINK: &str = "counts/valid-link";
+
+/// What a todo's marks say about it. Each mark is a hard link to its block's counter, so a
+/// counter's link count is 1 + the number of todos in the block with that mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// The todo exists (its newest revision is not a deletion).
+    Live,
+    /// The todo exists and is complete.
+    Done,
+}
+
+impl Mark {
+    const ALL: [Mark; 2] = [Mark::Live, Mark::Done];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mark::Live => "live",
+            Mark::Done => "done",
+        }
+    }
+
+    fn wanted(self, todo: Option<&Todo>) -> bool {
+        match self {
+            Mark::Live => todo.is_some(),
+            Mark::Done => todo.is_some_and(|todo| todo.is_complete),
+        }
+    }
+}
+
+/// The counter of `mark` for the block of ids numbered `block`, relative to the root.
+fn counter_path(block: i64, mark: Mark) -> String {
+    format!("counts/{block}.{}", mark.name())
+}
 
 /// Reads inside the data directory, by paths relative to it (`todos/7/3.json`).
 pub trait DirReader {
@@ -86,8 +129,9 @@ pub trait DirReader {
     /// bytes at the end of the file, but also if the host cut the read short. (A whole
     /// read needs one more call, to be told the end is reached.)
     fn read_up_to(&self, file: &str, limit: u64) -> io::Result<Vec<u8>>;
-    /// Whether `path` names anything (a link is not followed).
-    fn exists(&self, path: &str) -> io::Result<bool>;
+    /// How many names the file at `path` has (a link is not followed); `None` if `path`
+    /// names nothing.
+    fn link_count(&self, path: &str) -> io::Result<Option<u64>>;
 }
 
 /// Reads with `std::fs` under `root`.
@@ -133,13 +177,24 @@ impl DirReader for StdReader {
         Ok(content)
     }
 
-    fn exists(&self, path: &str) -> io::Result<bool> {
+    fn link_count(&self, path: &str) -> io::Result<Option<u64>> {
         match fs::symlink_metadata(self.root.join(path)) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Ok(meta) => link_count_of(&meta).map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
+}
+
+#[cfg(unix)]
+fn link_count_of(meta: &fs::Metadata) -> io::Result<u64> {
+    Ok(std::os::unix::fs::MetadataExt::nlink(meta))
+}
+
+/// `std` tells link counts only on Unix; the component reads through its own reader.
+#[cfg(not(unix))]
+fn link_count_of(_meta: &fs::Metadata) -> io::Result<u64> {
+    Err(io::Error::new(ErrorKind::Unsupported, "link counts"))
 }
 
 pub struct DirStore<R = StdReader> {
@@ -274,12 +329,16 @@ impl<R: DirReader> DirStore<R> {
         if todo.as_ref().is_some_and(|todo| todo.id != id) {
             return Ok(None);
         }
+        Ok(self.is_newest(id, revision)?.then_some((revision, todo)))
+    }
+
+    /// Whether `revision` is the newest revision of `id`: no writer has taken the next name.
+    fn is_newest(&self, id: TodoId, revision: u64) -> StoreResult<bool> {
         let Some(next) = revision.checked_add(1) else {
-            return Ok(None);
+            return Ok(false);
         };
-        match self.reader.exists(&revision_path(id, next)) {
-            Ok(false) => Ok(Some((revision, todo))),
-            Ok(true) => Ok(None),
+        match self.reader.link_count(&revision_path(id, next)) {
+            Ok(found) => Ok(found.is_none()),
             Err(e) => Err(io_error("look up revision", &e)),
         }
     }
@@ -334,6 +393,7 @@ impl<R: DirReader> DirStore<R> {
             return;
         };
         let now = std::time::SystemTime::now();
+        let mut crashed = false;
         for entry in entries.flatten() {
             let stale = entry
                 .metadata()
@@ -342,9 +402,13 @@ impl<R: DirReader> DirStore<R> {
                     now.duration_since(modified)
                         .is_ok_and(|age| age > STALE_STAGING)
                 });
-            if stale {
-                let _ = fs::remove_file(entry.path());
+            if stale && fs::remove_file(entry.path()).is_ok() {
+                crashed = true;
             }
+        }
+        // A crashed writer may have published a revision without setting its marks.
+        if crashed {
+            let _ = self.invalidate_counts();
         }
     }
 
@@ -388,6 +452,12 @@ impl<R: DirReader> DirStore<R> {
                     _ => Err(io_error("publish revision", &e)),
                 };
             }
+        }
+        // Counts before `current`: until the staging file is gone, a crash here leaves it
+        // behind, and the readiness check that finds it invalidates the counts.
+        if self.mark(id, revision, record, false).is_err() {
+            self.invalidate_counts()
+                .map_err(|e| io_error("invalidate counts", &e))?;
         }
         // The staging name becomes `current`: readers find this revision without listing.
         // Only a shortcut that readers check, so failing to move it loses nothing.
@@ -457,6 +527,261 @@ impl<R: DirReader> DirStore<R> {
     }
 }
 
+/// Counts: the marks and counters that let a list skip to its page and tell its total
+/// without reading every todo (see the module documentation).
+impl<R: DirReader> DirStore<R> {
+    /// Sets the marks of `id` to match `todo`, the content of its revision `revision`,
+    /// then makes sure that revision is still the newest: a writer of a newer one may
+    /// have set the marks before us, so then they are set again from the newest revision.
+    /// Whoever changes a mark last has checked after doing so, so they end up right.
+    fn mark(
+        &self,
+        id: TodoId,
+        revision: u64,
+        todo: Option<&Todo>,
+        repair: bool,
+    ) -> StoreResult<()> {
+        let (mut revision, mut todo) = (revision, todo.cloned());
+        for _ in 0..READ_RETRIES {
+            self.set_marks(id, todo.as_ref(), repair)
+                .map_err(|e| io_error("mark todo", &e))?;
+            if self.is_newest(id, revision)? {
+                return Ok(());
+            }
+            match self.current_by_listing(id)? {
+                Some((newest, newest_todo)) => (revision, todo) = (newest, newest_todo),
+                None => return Ok(()),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "todo {id} kept changing while being marked"
+        )))
+    }
+
+    /// Links or unlinks each mark of `id` as `todo` wants it. With `repair`, a mark that is
+    /// a file of its own (its link to the counter was lost in a copy) is linked anew.
+    fn set_marks(&self, id: TodoId, todo: Option<&Todo>, repair: bool) -> io::Result<()> {
+        for mark in Mark::ALL {
+            let path = self.todo_dir(id).join(mark.name());
+            if !mark.wanted(todo) {
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                    _ => continue,
+                }
+            }
+            if repair {
+                let relative = format!("todos/{id}/{}", mark.name());
+                if self.reader.link_count(&relative)? == Some(1) {
+                    fs::remove_file(&path)?;
+                }
+            }
+            let counter = self.root.join(counter_path(id.get() / COUNT_BLOCK, mark));
+            match fs::hard_link(&counter, &path) {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    self.create_counter(&counter)?;
+                    match fs::hard_link(&counter, &path) {
+                        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                        _ => {}
+                    }
+                }
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the (empty) counter file `counter`, unless another writer just did.
+    fn create_counter(&self, counter: &Path) -> io::Result<()> {
+        let counts = self.root.join("counts");
+        create_layout_dir(&counts)?;
+        let staged = self.stage(b"", true)?;
+        let linked = fs::hard_link(&staged, counter);
+        let _ = fs::remove_file(&staged);
+        match linked {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+            _ => sync_dir(&counts),
+        }
+    }
+
+    /// The current epoch, created if there is none yet; `None` if it cannot be had (a
+    /// read-only or missing directory): then nothing can be vouched for.
+    fn epoch(&self) -> Option<Vec<u8>> {
+        match self.reader.read(EPOCH) {
+            Ok(epoch) if !epoch.is_empty() => return Some(epoch),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(_) => return None,
+        }
+        let counts = self.root.join("counts");
+        create_layout_dir(&counts).ok()?;
+        let staged = self.stage(new_epoch().as_bytes(), true).ok()?;
+        // Linked, not renamed: of two first readers, one creates it and both use that one.
+        let _ = fs::hard_link(&staged, self.root.join(EPOCH));
+        let _ = fs::remove_file(&staged);
+        sync_dir(&counts).ok()?;
+        self.reader.read(EPOCH).ok().filter(|epoch| !epoch.is_empty())
+    }
+
+    /// Says that the marks may be wrong: lists count by reading every todo until one of
+    /// them has set every todo's marks again.
+    fn invalidate_counts(&self) -> io::Result<()> {
+        let counts = self.root.join("counts");
+        create_layout_dir(&counts)?;
+        let staged = self.stage(new_epoch().as_bytes(), true)?;
+        if let Err(e) = fs::rename(&staged, self.root.join(EPOCH)) {
+            let _ = fs::remove_file(&staged);
+            return Err(e);
+        }
+        sync_dir(&counts)
+    }
+
+    /// Records that every todo's marks were set under `epoch`. Best effort.
+    fn vouch_for_counts(&self, epoch: &[u8]) {
+        let Ok(staged) = self.stage(epoch, true) else {
+            return;
+        };
+        let (valid, valid_link) = (self.root.join(VALID), self.root.join(VALID_LINK));
+        let _ = fs::remove_file(&valid_link);
+        let vouched = fs::hard_link(&staged, &valid_link)
+            .and_then(|()| fs::rename(&staged, &valid))
+            .and_then(|()| sync_dir(&self.root.join("counts")));
+        if vouched.is_err() {
+            let _ = fs::remove_file(&staged);
+        }
+    }
+
+    /// Whether the marks can be trusted: they were all set under the current epoch, and
+    /// the file saying so still has both its names.
+    fn counts_are_valid(&self) -> bool {
+        let Ok(Some(2)) = self.reader.link_count(VALID) else {
+            return false;
+        };
+        match (self.reader.read(VALID), self.reader.read(EPOCH)) {
+            (Ok(valid), Ok(epoch)) => !epoch.is_empty() && valid == epoch,
+            _ => false,
+        }
+    }
+
+    /// Per block of ids, in order: how many todos are live and how many of those done.
+    /// `None` if a counter cannot be read (the list then reads every todo).
+    fn block_counts(&self) -> Option<Vec<(i64, u64, u64)>> {
+        let names = self.reader.list("counts").ok()??;
+        let mut blocks: Vec<i64> = names
+            .iter()
+            .filter_map(|name| name.strip_suffix(".live")?.parse().ok())
+            .filter(|block| *block >= 0)
+            .collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        let marked = |block, mark| match self.reader.link_count(&counter_path(block, mark)) {
+            Ok(Some(links)) => Some(links.saturating_sub(1)),
+            Ok(None) => Some(0),
+            Err(_) => None,
+        };
+        blocks
+            .into_iter()
+            .map(|block| {
+                let live = marked(block, Mark::Live)?;
+                Some((block, live, marked(block, Mark::Done)?.min(live)))
+            })
+            .collect()
+    }
+
+    /// A page found through the counters: whole blocks before the page are skipped by
+    /// their counts, and within a block ids are read in order until its matching todos
+    /// are all seen. `None` when the counts cannot be trusted.
+    fn list_by_counts(&self, query: &ListQuery) -> StoreResult<Option<ListPage>> {
+        if !self.counts_are_valid() {
+            return Ok(None);
+        }
+        let Some(blocks) = self.block_counts() else {
+            return Ok(None);
+        };
+        let matching = |live: u64, done: u64| match query.is_complete {
+            None => live,
+            Some(true) => done,
+            Some(false) => live - done,
+        };
+        let total = blocks
+            .iter()
+            .map(|&(_, live, done)| matching(live, done))
+            .sum();
+        let mut skip = query.offset;
+        let mut items = Vec::new();
+        for (block, live, done) in blocks {
+            let mut unseen = matching(live, done);
+            if skip >= unseen {
+                skip -= unseen;
+                continue;
+            }
+            let first = (block * COUNT_BLOCK).max(1);
+            for id in (first..(block + 1) * COUNT_BLOCK).filter_map(TodoId::new) {
+                if unseen == 0 || items.len() as u64 >= query.limit {
+                    break;
+                }
+                let Some((revision, Some(todo))) = self.current(id)? else {
+                    continue;
+                };
+                if query.is_complete.is_some_and(|flag| flag != todo.is_complete) {
+                    continue;
+                }
+                unseen -= 1;
+                if skip > 0 {
+                    skip -= 1;
+                } else {
+                    items.push(Versioned { todo, revision });
+                }
+            }
+            if items.len() as u64 >= query.limit {
+                break;
+            }
+        }
+        Ok(Some(ListPage { items, total }))
+    }
+
+    /// A page found by reading every todo. On the way it sets every todo's marks, and
+    /// if that worked and the epoch did not change meanwhile, vouches for the counts.
+    fn list_by_scan(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        // The epoch first: a writer whose marks failed after this point changes it.
+        let mut epoch = self.epoch();
+        let mut ids = self.all_ids()?;
+        ids.sort_unstable();
+        let mut total = 0u64;
+        let mut items = Vec::new();
+        for id in ids {
+            let Some((revision, todo)) = self.current(id)? else {
+                continue;
+            };
+            if epoch.is_some() && self.mark(id, revision, todo.as_ref(), true).is_err() {
+                epoch = None;
+            }
+            let Some(todo) = todo else {
+                continue;
+            };
+            if query
+                .is_complete
+                .is_some_and(|flag| flag != todo.is_complete)
+            {
+                continue;
+            }
+            if total >= query.offset && (items.len() as u64) < query.limit {
+                items.push(Versioned { todo, revision });
+            }
+            total += 1;
+        }
+        if let Some(epoch) = epoch {
+            self.vouch_for_counts(&epoch);
+        }
+        Ok(ListPage { items, total })
+    }
+}
+
+/// A fresh epoch token.
+fn new_epoch() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
 impl<R: DirReader> Store for DirStore<R> {
     /// Ready when the data directory exists and takes a write: a staging file is written
     /// and removed (not synced). Also sweeps staging files a crashed writer left behind.
@@ -490,26 +815,10 @@ impl<R: DirReader> Store for DirStore<R> {
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
-        let mut ids = self.all_ids()?;
-        ids.sort_unstable();
-        let mut total = 0u64;
-        let mut items = Vec::new();
-        for id in ids {
-            let Some((revision, Some(todo))) = self.current(id)? else {
-                continue;
-            };
-            if query
-                .is_complete
-                .is_some_and(|flag| flag != todo.is_complete)
-            {
-                continue;
-            }
-            if total >= query.offset && (items.len() as u64) < query.limit {
-                items.push(Versioned { todo, revision });
-            }
-            total += 1;
+        match self.list_by_counts(query)? {
+            Some(page) => Ok(page),
+            None => self.list_by_scan(query),
         }
-        Ok(ListPage { items, total })
     }
 
     fn update(
