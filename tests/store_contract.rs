@@ -636,3 +636,174 @@ fn the_dir_store_reads_whole_records_when_a_read_is_cut_short_or_current_is_long
         assert_eq!((read.revision, read.todo.title.as_str()), (1, title));
     }
 }
+
+/// The ids and total of one page of the directory store's list.
+fn dir_page(
+    store: &impl Store,
+    is_complete: Option<bool>,
+    offset: u64,
+    limit: u64,
+) -> (Vec<i64>, u64) {
+    let page = store
+        .list(&ListQuery {
+            is_complete,
+            offset,
+            limit,
+        })
+        .unwrap();
+    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
+    (ids, page.total)
+}
+
+/// Makes the next id the directory store hands out `next`, through its hint.
+fn continue_ids_at(fixture: &Dir, next: i64) {
+    std::fs::write(fixture.0.path().join("last-id"), (next - 1).to_string()).unwrap();
+}
+
+#[test]
+fn the_dir_store_skips_to_a_page_by_its_counts_without_reading_every_todo() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=40 {
+        store.create(&fields(&format!("a{n}"), n % 4 == 0)).unwrap();
+    }
+    // Two blocks further on (a counter counts 16,384 ids).
+    continue_ids_at(&fixture, 2 * 16_384);
+    for n in 1..=5 {
+        store.create(&fields(&format!("b{n}"), n == 5)).unwrap();
+    }
+    store.delete(id(2), 1).unwrap();
+    // The first list reads every todo, sets their marks and vouches for the counts.
+    assert_eq!(dir_page(&store, None, 0, 3), (vec![1, 3, 4], 44));
+
+    let counts = Counts::default();
+    let reader = CountingReader {
+        inner: StdReader::new(fixture.0.path()),
+        counts: &counts,
+    };
+    let counted = DirStore::with_reader(fixture.0.path(), reader);
+    assert_eq!(dir_page(&counted, None, 0, 3), (vec![1, 3, 4], 44));
+    assert_eq!(
+        counts.reads.get(),
+        2 + 4,
+        "the two epoch files and the first four todos (one deleted), not every todo"
+    );
+    // Past the 39 live todos of the first block without reading any of them.
+    counts.reads.set(0);
+    assert_eq!(
+        dir_page(&counted, None, 40, 3),
+        (vec![32_769, 32_770, 32_771], 44)
+    );
+    assert_eq!(
+        counts.reads.get(),
+        2 + 4,
+        "the one skipped inside its block is read"
+    );
+    // Filters count and skip by the completion counter.
+    assert_eq!(
+        dir_page(&counted, Some(true), 0, 100),
+        (vec![4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 32_772], 11)
+    );
+    assert_eq!(dir_page(&counted, Some(true), 10, 100), (vec![32_772], 11));
+    assert_eq!(
+        dir_page(&counted, Some(false), 28, 100),
+        (vec![39, 32_768, 32_769, 32_770, 32_771], 33)
+    );
+    assert_eq!(
+        counts.lists.get(),
+        5,
+        "one listing of the counters for each of the five pages, none of todos"
+    );
+}
+
+#[test]
+fn the_dir_store_counts_todos_written_before_it_kept_counts() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=6 {
+        store.create(&fields(&format!("t{n}"), n > 3)).unwrap();
+    }
+    store.delete(id(6), 1).unwrap();
+    // Data as an earlier version left it: no marks, no counters.
+    std::fs::remove_dir_all(fixture.0.path().join("counts")).unwrap();
+    for n in 1..=6 {
+        for mark in ["live", "done"] {
+            let _ = std::fs::remove_file(fixture.0.path().join(format!("todos/{n}/{mark}")));
+        }
+    }
+    let store = fixture.open();
+    assert_eq!(dir_page(&store, None, 0, 2), (vec![1, 2], 5));
+    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4, 5], 2));
+    assert_eq!(dir_page(&store, Some(false), 1, 9), (vec![2, 3], 3));
+    store.create(&fields("t7", true)).unwrap();
+    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4, 5, 7], 3));
+}
+
+/// Copies `from` into `to` file by file, so hard links become separate files (as `cp -r`
+/// does), keeping modification times.
+fn copy_without_links(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_without_links(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_dir_store_counts_right_in_a_copy_that_lost_its_hard_links() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=5 {
+        store.create(&fields(&format!("t{n}"), n % 2 == 1)).unwrap();
+    }
+    assert_eq!(dir_page(&store, None, 0, 9).1, 5);
+    let copy = TempDir::new().unwrap();
+    let root = copy.path().join("data");
+    copy_without_links(fixture.0.path(), &root);
+    let copied = DirStore::new(&root);
+    // New writes in the copy go on to link to the copied (now empty) counters.
+    copied.create(&fields("t6", true)).unwrap();
+    assert_eq!(dir_page(&copied, None, 0, 9), (vec![1, 2, 3, 4, 5, 6], 6));
+    assert_eq!(dir_page(&copied, Some(true), 0, 9), (vec![1, 3, 5, 6], 4));
+    assert_eq!(dir_page(&copied, Some(false), 0, 9), (vec![2, 4], 2));
+    copied.update(id(1), 1, &fields("t1", false)).unwrap();
+    assert_eq!(dir_page(&copied, Some(true), 0, 9), (vec![3, 5, 6], 3));
+}
+
+#[test]
+fn the_readiness_check_invalidates_the_counts_after_a_crashed_write() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=3 {
+        store.create(&fields(&format!("t{n}"), false)).unwrap();
+    }
+    assert_eq!(dir_page(&store, None, 0, 9).1, 3);
+    // A writer published revision 1 of todo 4 and died before marking it: its staging
+    // file is still there, and ten minutes later the readiness check finds it.
+    let root = fixture.0.path();
+    std::fs::create_dir(root.join("todos/4")).unwrap();
+    let record = r#"{"revision":1,"todo":{"id":4,"title":"t4","dueBy":null,"isComplete":true}}"#;
+    std::fs::write(root.join("tmp/00000000000000ff"), record).unwrap();
+    std::fs::hard_link(
+        root.join("tmp/00000000000000ff"),
+        root.join("todos/4/1.json"),
+    )
+    .unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("tmp/00000000000000ff"))
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    store.check_ready().unwrap();
+    assert!(!root.join("tmp/00000000000000ff").exists());
+    assert_eq!(dir_page(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
+    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4], 1));
+    assert_eq!(dir_page(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
+}

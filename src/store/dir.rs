@@ -620,7 +620,10 @@ impl<R: DirReader> DirStore<R> {
         let _ = fs::hard_link(&staged, self.root.join(EPOCH));
         let _ = fs::remove_file(&staged);
         sync_dir(&counts).ok()?;
-        self.reader.read(EPOCH).ok().filter(|epoch| !epoch.is_empty())
+        self.reader
+            .read(EPOCH)
+            .ok()
+            .filter(|epoch| !epoch.is_empty())
     }
 
     /// Says that the marks may be wrong: lists count by reading every todo until one of
@@ -723,7 +726,10 @@ impl<R: DirReader> DirStore<R> {
                 let Some((revision, Some(todo))) = self.current(id)? else {
                     continue;
                 };
-                if query.is_complete.is_some_and(|flag| flag != todo.is_complete) {
+                if query
+                    .is_complete
+                    .is_some_and(|flag| flag != todo.is_complete)
+                {
                     continue;
                 }
                 unseen -= 1;
