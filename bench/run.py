@@ -185,14 +185,30 @@ def write_revisions(directory, todo, count):
     os.link(newest, directory / "current")
 
 
+# Ids per pair of counters in the directory store (COUNT_BLOCK in src/store/dir.rs).
+COUNT_BLOCK = 16_384
+
+
 def seed_dir_store(data, count):
     """Writes `count` todos in the directory store's layout, as its own writes would leave
-    them, without paying a synced write for each."""
-    todos = Path(data) / "todos"
+    them, without paying a synced write for each: revisions, marks linked to their
+    block's counters, and the counts vouched for under the current epoch."""
+    todos, counts = Path(data) / "todos", Path(data) / "counts"
+    counts.mkdir()
     for n in range(1, count + 1):
         todo = {"id": n, "title": f"todo {n}", "dueBy": None, "isComplete": n % 3 == 0}
         write_revisions(todos / str(n), todo, 1)
+        for mark, wanted in (("live", True), ("done", todo["isComplete"])):
+            counter = counts / f"{n // COUNT_BLOCK}.{mark}"
+            if wanted:
+                if not counter.exists():
+                    counter.write_bytes(b"")
+                os.link(counter, todos / str(n) / mark)
     (Path(data) / "last-id").write_text(str(count))
+    epoch = os.urandom(16).hex()
+    (counts / "epoch").write_text(epoch)
+    (counts / "valid").write_text(epoch)
+    os.link(counts / "valid", counts / "valid-link")
 
 
 def seed_sqlite(path, count):

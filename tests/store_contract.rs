@@ -807,3 +807,40 @@ fn the_readiness_check_invalidates_the_counts_after_a_crashed_write() {
     assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4], 1));
     assert_eq!(dir_page(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
 }
+
+#[test]
+fn the_dir_store_counts_agree_with_the_todos_after_racing_writers() {
+    let fixture = Arc::new(Dir::new());
+    let store = fixture.open();
+    for n in 1..=2 {
+        store.create(&fields(&format!("t{n}"), false)).unwrap();
+    }
+    assert_eq!(dir_page(&store, None, 0, 9).1, 2);
+    // Writers race on two todos, each flipping completion from what it read, so marks
+    // set for one revision keep meeting marks set for the next.
+    let threads = 6;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|thread| {
+            let (fixture, barrier) = (Arc::clone(&fixture), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let store = fixture.open();
+                barrier.wait();
+                for _ in 0..60 {
+                    let todo = id(1 + thread as i64 % 2);
+                    let current = store.get(todo).unwrap().unwrap();
+                    let flipped = fields("t", !current.todo.is_complete);
+                    let _ = store.update(todo, current.revision, &flipped).unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let complete = (1..=2)
+        .filter(|&n| store.get(id(n)).unwrap().unwrap().todo.is_complete)
+        .count() as u64;
+    assert_eq!(dir_page(&store, Some(true), 0, 9).1, complete);
+    assert_eq!(dir_page(&store, Some(false), 0, 9).1, 2 - complete);
+}

@@ -5,6 +5,12 @@
 //! ```text
 //! {root}/todos/{id}/{revision}.json   one file per revision of a todo, never renamed or removed
 //! {root}/todos/{id}/current           a second name (hard link) for the newest revision's file
+//! {root}/todos/{id}/live              a hard link to its block's live counter, while the todo exists
+//! {root}/todos/{id}/done              a hard link to its block's done counter, while it is complete
+//! {root}/counts/{block}.live          a counter: its link count is 1 + the live todos of its block
+//! {root}/counts/{block}.done          the same for complete todos (block = id / 16,384)
+//! {root}/counts/epoch                 a random token, replaced whenever the marks may be wrong
+//! {root}/counts/valid, valid-link     two names of one file: the epoch the marks were last checked under
 //! {root}/tmp/{random}                 staging: every file is written and synced here first
 //! {root}/last-id                      a hint where to start looking for the next free id
 //! ```
@@ -41,6 +47,28 @@
 //!   synced before the write is acknowledged. A crash leaves at worst a stray staging
 //!   file (never read), a previous revision not yet emptied (never read), or an id
 //!   directory without revisions (read as absent).
+//!
+//! # Counting: marks linked to counters
+//! A list must tell how many todos match (`X-Total-Count`) and start at its page, and a
+//! directory has no step that changes a todo and a running total together. So the total
+//! is kept by the file system itself: each todo's marks (`live`, `done`) are hard links to
+//! its block's counters, and adding or removing a link changes the counter's link count
+//! in one step. A list reads the counters' link counts (a few per 16,384 ids), skips whole
+//! blocks before its page by their counts, and reads ids in order within a block only
+//! until that block's matching todos are all seen: the first page costs the same at
+//! 100,000 todos as at 100.
+//!
+//! A writer sets the marks after publishing a revision and before answering, then checks
+//! that its revision is still the newest; if not, it sets them again from the newest one.
+//! Whoever changes a mark last has checked after doing so, so the marks end up matching
+//! the newest revisions. The counts are used only while `counts/valid` holds the current
+//! `counts/epoch` and still has both its names. Otherwise the list reads every todo,
+//! setting each todo's marks on the way, and then vouches for the counts under the epoch
+//! it started with. The epoch is replaced when a writer could not set its marks and when
+//! the readiness check finds a staging file a crashed writer left (a writer removes its
+//! staging file only after marking), so counts that may be wrong are never used; a copy of
+//! the data that turned hard links into separate files shows as a `valid` with one name.
+//! Data written before counting existed is counted by the first list.
 //!
 //! `/readyz` (`check_ready`) writes and removes a staging file, so a read-only or full
 //! disk reads as not ready, and removes staging files older than ten minutes, which only a
