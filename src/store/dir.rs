@@ -65,8 +65,9 @@
 //! `counts/epoch` and still has both its names. Otherwise the list reads every todo,
 //! setting each todo's marks on the way, and then vouches for the counts under the epoch
 //! it started with. The epoch is replaced when a writer could not set its marks and when
-//! the readiness check finds a staging file a crashed writer left (a writer removes its
-//! staging file only after marking), so counts that may be wrong are never used; a copy of
+//! the readiness check or a list finds a staging file that a crashed writer left ten
+//! minutes before (a writer moves its staging file away only after marking), so counts
+//! that may be wrong are not used past then; a copy of
 //! the data that turned hard links into separate files shows as a `valid` with one name.
 //! Data written before counting existed is counted by the first list.
 //!
@@ -849,6 +850,15 @@ impl<R: DirReader> Store for DirStore<R> {
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        // Where nothing calls the readiness check, lists look for what a crashed writer
+        // left: usually `tmp` is empty, and looking is one listing.
+        if self
+            .reader
+            .list("tmp")
+            .is_ok_and(|names| names.is_some_and(|names| !names.is_empty()))
+        {
+            self.sweep_stale_staging_files();
+        }
         match self.list_by_counts(query)? {
             Some(page) => Ok(page),
             None => self.list_by_scan(query),
