@@ -112,8 +112,9 @@ class Server:
             kind = kind.removesuffix("-pooled")
             wasm = WASM["todo" if kind.startswith("todo") else kind]
             command = [wasmtime, "serve", "-S", "cli", "--addr", address] + (POOLED if pooled else [])
-            if kind.startswith("todo"):
-                command += ["--dir", f"{data}::/data"]
+            # The floors too: wasmtime serve opens a granted directory for every request,
+            # whether the component reads it or not, so the same flags for all.
+            command += ["--dir", f"{data}::/data"]
             if kind == "todo-aot":
                 command += ["--allow-precompiled"]
                 wasm = wasm.with_suffix(".cwasm")
