@@ -856,3 +856,34 @@ fn the_dir_store_counts_agree_with_the_todos_after_racing_writers() {
     assert_eq!(dir_page(&store, Some(true), 0, 9).1, complete);
     assert_eq!(dir_page(&store, Some(false), 0, 9).1, 2 - complete);
 }
+
+#[test]
+fn a_dir_store_list_whose_counts_run_ahead_stops_where_the_ids_end() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=5 {
+        store.create(&fields(&format!("t{n}"), false)).unwrap();
+    }
+    assert_eq!(dir_page(&store, None, 0, 9).1, 5);
+    // A deletion in flight: todo 5's revision says deleted, its mark is not yet removed.
+    let root = fixture.0.path();
+    std::fs::write(root.join("tmp/deleting"), r#"{"revision":2,"todo":null}"#).unwrap();
+    std::fs::hard_link(root.join("tmp/deleting"), root.join("todos/5/2.json")).unwrap();
+    std::fs::remove_file(root.join("tmp/deleting")).unwrap();
+    std::fs::remove_file(root.join("todos/5/current")).unwrap();
+
+    let counts = Counts::default();
+    let reader = CountingReader {
+        inner: StdReader::new(root),
+        counts: &counts,
+    };
+    let counted = DirStore::with_reader(root, reader);
+    // The total still counts todo 5 until its writer unmarks it; the page does not
+    // show it, and reading stops at id 6, the first that was never claimed.
+    assert_eq!(dir_page(&counted, None, 0, 9), (vec![1, 2, 3, 4], 5));
+    let asked = counts.reads.get() + counts.lookups.get() + counts.lists.get();
+    assert!(
+        asked < 40,
+        "{asked} reads, lookups and listings, not one per id of the block"
+    );
+}

@@ -748,6 +748,8 @@ impl<R: DirReader> DirStore<R> {
             .sum();
         let mut skip = query.offset;
         let mut items = Vec::new();
+        // Where the ids end: see `is_past_the_last_id`. Read when first needed.
+        let mut newest_known = None;
         for (block, live, done) in blocks {
             let mut unseen = matching(live, done);
             if skip >= unseen {
@@ -759,7 +761,16 @@ impl<R: DirReader> DirStore<R> {
                 if unseen == 0 || items.len() as u64 >= query.limit {
                     break;
                 }
-                let Some((revision, Some(todo))) = self.current(id)? else {
+                let Some((revision, todo)) = self.current(id)? else {
+                    // Counts can run ahead of the todos (a deletion in flight): then the
+                    // block's matching todos are never all seen, so stop where ids end.
+                    let newest = *newest_known.get_or_insert_with(|| self.read_last_id_hint());
+                    if self.is_past_the_last_id(id, newest) {
+                        break;
+                    }
+                    continue;
+                };
+                let Some(todo) = todo else {
                     continue;
                 };
                 if query
@@ -780,6 +791,14 @@ impl<R: DirReader> DirStore<R> {
             }
         }
         Ok(Some(ListPage { items, total }))
+    }
+
+    /// Whether `id`, which has no revision, lies past every claimed id. Ids are claimed
+    /// upwards from the `last-id` hint, densely, and their directories are never removed,
+    /// so beyond the hint the first id without a directory is the end.
+    fn is_past_the_last_id(&self, id: TodoId, hint: Option<i64>) -> bool {
+        id.get() > hint.unwrap_or(0)
+            && matches!(self.reader.link_count(&format!("todos/{id}")), Ok(None))
     }
 
     /// A page found by reading every todo. On the way it sets every todo's marks, and
