@@ -55,6 +55,24 @@ fn id(value: i64) -> TodoId {
     TodoId::new(value).unwrap()
 }
 
+/// The ids on one page of a list, and its total.
+fn page_of(
+    store: &impl Store,
+    is_complete: Option<bool>,
+    offset: u64,
+    limit: u64,
+) -> (Vec<i64>, u64) {
+    let page = store
+        .list(&ListQuery {
+            is_complete,
+            offset,
+            limit,
+        })
+        .unwrap();
+    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
+    (ids, page.total)
+}
+
 fn all(store: &impl Store) -> Vec<i64> {
     let page = store
         .list(&ListQuery {
@@ -172,17 +190,7 @@ fn a_list_filters_pages_and_counts_in_id_order<F: Fixture>() {
         store.create(&fields(&format!("t{n}"), n % 2 == 0)).unwrap();
     }
     store.delete(id(3), 1).unwrap();
-    let page = |is_complete, offset, limit| {
-        let page = store
-            .list(&ListQuery {
-                is_complete,
-                offset,
-                limit,
-            })
-            .unwrap();
-        let ids: Vec<i64> = page.items.iter().map(|s| s.todo.id.get()).collect();
-        (ids, page.total)
-    };
+    let page = |is_complete, offset, limit| page_of(&store, is_complete, offset, limit);
     assert_eq!(page(None, 0, 100), (vec![1, 2, 4, 5, 6, 7], 6));
     assert_eq!(page(None, 2, 2), (vec![4, 5], 6));
     assert_eq!(page(None, 6, 2), (vec![], 6));
@@ -637,22 +645,15 @@ fn the_dir_store_reads_whole_records_when_a_read_is_cut_short_or_current_is_long
     }
 }
 
-/// The ids and total of one page of the directory store's list.
-fn dir_page(
-    store: &impl Store,
-    is_complete: Option<bool>,
-    offset: u64,
-    limit: u64,
-) -> (Vec<i64>, u64) {
-    let page = store
-        .list(&ListQuery {
-            is_complete,
-            offset,
-            limit,
-        })
-        .unwrap();
-    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
-    (ids, page.total)
+/// Creates todos `t1` … `t{count}`, complete where `complete(n)` says, then lists once, so
+/// that the counts are vouched for, and checks the total.
+fn create_and_count(store: &impl Store, count: i64, complete: impl Fn(i64) -> bool) {
+    for n in 1..=count {
+        store
+            .create(&fields(&format!("t{n}"), complete(n)))
+            .unwrap();
+    }
+    assert_eq!(page_of(store, None, 0, 100).1, count as u64);
 }
 
 /// Makes the next id the directory store hands out `next`, through its hint.
@@ -674,7 +675,7 @@ fn the_dir_store_skips_to_a_page_by_its_counts_without_reading_every_todo() {
     }
     store.delete(id(2), 1).unwrap();
     // The first list reads every todo, sets their marks and vouches for the counts.
-    assert_eq!(dir_page(&store, None, 0, 3), (vec![1, 3, 4], 44));
+    assert_eq!(page_of(&store, None, 0, 3), (vec![1, 3, 4], 44));
 
     let counts = Counts::default();
     let reader = CountingReader {
@@ -682,7 +683,7 @@ fn the_dir_store_skips_to_a_page_by_its_counts_without_reading_every_todo() {
         counts: &counts,
     };
     let counted = DirStore::with_reader(fixture.0.path(), reader);
-    assert_eq!(dir_page(&counted, None, 0, 3), (vec![1, 3, 4], 44));
+    assert_eq!(page_of(&counted, None, 0, 3), (vec![1, 3, 4], 44));
     assert_eq!(
         counts.reads.get(),
         2 + 4,
@@ -691,7 +692,7 @@ fn the_dir_store_skips_to_a_page_by_its_counts_without_reading_every_todo() {
     // Past the 39 live todos of the first block without reading any of them.
     counts.reads.set(0);
     assert_eq!(
-        dir_page(&counted, None, 40, 3),
+        page_of(&counted, None, 40, 3),
         (vec![32_769, 32_770, 32_771], 44)
     );
     assert_eq!(
@@ -701,12 +702,12 @@ fn the_dir_store_skips_to_a_page_by_its_counts_without_reading_every_todo() {
     );
     // Filters count and skip by the completion counter.
     assert_eq!(
-        dir_page(&counted, Some(true), 0, 100),
+        page_of(&counted, Some(true), 0, 100),
         (vec![4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 32_772], 11)
     );
-    assert_eq!(dir_page(&counted, Some(true), 10, 100), (vec![32_772], 11));
+    assert_eq!(page_of(&counted, Some(true), 10, 100), (vec![32_772], 11));
     assert_eq!(
-        dir_page(&counted, Some(false), 28, 100),
+        page_of(&counted, Some(false), 28, 100),
         (vec![39, 32_768, 32_769, 32_770, 32_771], 33)
     );
     assert_eq!(
@@ -732,11 +733,11 @@ fn the_dir_store_counts_todos_written_before_it_kept_counts() {
         }
     }
     let store = fixture.open();
-    assert_eq!(dir_page(&store, None, 0, 2), (vec![1, 2], 5));
-    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4, 5], 2));
-    assert_eq!(dir_page(&store, Some(false), 1, 9), (vec![2, 3], 3));
+    assert_eq!(page_of(&store, None, 0, 2), (vec![1, 2], 5));
+    assert_eq!(page_of(&store, Some(true), 0, 9), (vec![4, 5], 2));
+    assert_eq!(page_of(&store, Some(false), 1, 9), (vec![2, 3], 3));
     store.create(&fields("t7", true)).unwrap();
-    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4, 5, 7], 3));
+    assert_eq!(page_of(&store, Some(true), 0, 9), (vec![4, 5, 7], 3));
 }
 
 /// Copies `from` into `to` file by file, so hard links become separate files (as `cp -r`
@@ -758,21 +759,18 @@ fn copy_without_links(from: &std::path::Path, to: &std::path::Path) {
 fn the_dir_store_counts_right_in_a_copy_that_lost_its_hard_links() {
     let fixture = Dir::new();
     let store = fixture.open();
-    for n in 1..=5 {
-        store.create(&fields(&format!("t{n}"), n % 2 == 1)).unwrap();
-    }
-    assert_eq!(dir_page(&store, None, 0, 9).1, 5);
+    create_and_count(&store, 5, |n| n % 2 == 1);
     let copy = TempDir::new().unwrap();
     let root = copy.path().join("data");
     copy_without_links(fixture.0.path(), &root);
     let copied = DirStore::new(&root);
     // New writes in the copy go on to link to the copied (now empty) counters.
     copied.create(&fields("t6", true)).unwrap();
-    assert_eq!(dir_page(&copied, None, 0, 9), (vec![1, 2, 3, 4, 5, 6], 6));
-    assert_eq!(dir_page(&copied, Some(true), 0, 9), (vec![1, 3, 5, 6], 4));
-    assert_eq!(dir_page(&copied, Some(false), 0, 9), (vec![2, 4], 2));
+    assert_eq!(page_of(&copied, None, 0, 9), (vec![1, 2, 3, 4, 5, 6], 6));
+    assert_eq!(page_of(&copied, Some(true), 0, 9), (vec![1, 3, 5, 6], 4));
+    assert_eq!(page_of(&copied, Some(false), 0, 9), (vec![2, 4], 2));
     copied.update(id(1), 1, &fields("t1", false)).unwrap();
-    assert_eq!(dir_page(&copied, Some(true), 0, 9), (vec![3, 5, 6], 3));
+    assert_eq!(page_of(&copied, Some(true), 0, 9), (vec![3, 5, 6], 3));
 }
 
 #[test]
@@ -791,10 +789,7 @@ fn a_list_invalidates_the_counts_after_a_crashed_write() {
 fn a_crashed_write_is_counted_once_found(find: impl Fn(&DirStore)) {
     let fixture = Dir::new();
     let store = fixture.open();
-    for n in 1..=3 {
-        store.create(&fields(&format!("t{n}"), false)).unwrap();
-    }
-    assert_eq!(dir_page(&store, None, 0, 9).1, 3);
+    create_and_count(&store, 3, |_| false);
     // A writer published revision 1 of todo 4 and died before marking it: its staging
     // file is still there, and ten minutes later the readiness check finds it.
     let root = fixture.0.path();
@@ -814,20 +809,17 @@ fn a_crashed_write_is_counted_once_found(find: impl Fn(&DirStore)) {
         .set_modified(hour_ago)
         .unwrap();
     find(&store);
-    assert_eq!(dir_page(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
+    assert_eq!(page_of(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
     assert!(!root.join("tmp/00000000000000ff").exists());
-    assert_eq!(dir_page(&store, Some(true), 0, 9), (vec![4], 1));
-    assert_eq!(dir_page(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
+    assert_eq!(page_of(&store, Some(true), 0, 9), (vec![4], 1));
+    assert_eq!(page_of(&store, None, 0, 9), (vec![1, 2, 3, 4], 4));
 }
 
 #[test]
 fn the_dir_store_counts_agree_with_the_todos_after_racing_writers() {
     let fixture = Arc::new(Dir::new());
     let store = fixture.open();
-    for n in 1..=2 {
-        store.create(&fields(&format!("t{n}"), false)).unwrap();
-    }
-    assert_eq!(dir_page(&store, None, 0, 9).1, 2);
+    create_and_count(&store, 2, |_| false);
     // Writers race on two todos, each flipping completion from what it read, so marks
     // set for one revision keep meeting marks set for the next.
     let threads = 6;
@@ -853,18 +845,15 @@ fn the_dir_store_counts_agree_with_the_todos_after_racing_writers() {
     let complete = (1..=2)
         .filter(|&n| store.get(id(n)).unwrap().unwrap().todo.is_complete)
         .count() as u64;
-    assert_eq!(dir_page(&store, Some(true), 0, 9).1, complete);
-    assert_eq!(dir_page(&store, Some(false), 0, 9).1, 2 - complete);
+    assert_eq!(page_of(&store, Some(true), 0, 9).1, complete);
+    assert_eq!(page_of(&store, Some(false), 0, 9).1, 2 - complete);
 }
 
 #[test]
 fn a_dir_store_list_whose_counts_run_ahead_stops_where_the_ids_end() {
     let fixture = Dir::new();
     let store = fixture.open();
-    for n in 1..=5 {
-        store.create(&fields(&format!("t{n}"), false)).unwrap();
-    }
-    assert_eq!(dir_page(&store, None, 0, 9).1, 5);
+    create_and_count(&store, 5, |_| false);
     // A deletion in flight: todo 5's revision says deleted, its mark is not yet removed.
     let root = fixture.0.path();
     std::fs::write(root.join("tmp/deleting"), r#"{"revision":2,"todo":null}"#).unwrap();
@@ -880,7 +869,7 @@ fn a_dir_store_list_whose_counts_run_ahead_stops_where_the_ids_end() {
     let counted = DirStore::with_reader(root, reader);
     // The total still counts todo 5 until its writer unmarks it; the page does not
     // show it, and reading stops at id 6, the first that was never claimed.
-    assert_eq!(dir_page(&counted, None, 0, 9), (vec![1, 2, 3, 4], 5));
+    assert_eq!(page_of(&counted, None, 0, 9), (vec![1, 2, 3, 4], 5));
     let asked = counts.reads.get() + counts.lookups.get() + counts.lists.get();
     assert!(
         asked < 40,

@@ -770,15 +770,9 @@ impl<R: DirReader> DirStore<R> {
                     }
                     continue;
                 };
-                let Some(todo) = todo else {
+                let Some(todo) = todo.filter(|todo| query.admits(todo)) else {
                     continue;
                 };
-                if query
-                    .is_complete
-                    .is_some_and(|flag| flag != todo.is_complete)
-                {
-                    continue;
-                }
                 unseen -= 1;
                 if skip > 0 {
                     skip -= 1;
@@ -817,15 +811,9 @@ impl<R: DirReader> DirStore<R> {
             if epoch.is_some() && self.mark(id, revision, todo.as_ref(), true).is_err() {
                 epoch = None;
             }
-            let Some(todo) = todo else {
+            let Some(todo) = todo.filter(|todo| query.admits(todo)) else {
                 continue;
             };
-            if query
-                .is_complete
-                .is_some_and(|flag| flag != todo.is_complete)
-            {
-                continue;
-            }
             if total >= query.offset && (items.len() as u64) < query.limit {
                 items.push(Versioned { todo, revision });
             }

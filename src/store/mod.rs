@@ -27,6 +27,13 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+impl ListQuery {
+    /// Whether `todo` passes the completion filter.
+    pub fn admits(&self, todo: &Todo) -> bool {
+        self.is_complete.is_none_or(|flag| flag == todo.is_complete)
+    }
+}
+
 /// One window of todos in id order, and how many todos match the filter in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPage {
