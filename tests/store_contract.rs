@@ -876,3 +876,17 @@ fn a_dir_store_list_whose_counts_run_ahead_stops_where_the_ids_end() {
         "{asked} reads, lookups and listings, not one per id of the block"
     );
 }
+
+#[test]
+fn the_dir_store_counts_right_after_its_counters_were_removed() {
+    let fixture = Dir::new();
+    let store = fixture.open();
+    create_and_count(&store, 6, |n| n > 4);
+    // Someone takes `counts` for a cache: the marks now link to counters that are gone.
+    std::fs::remove_dir_all(fixture.0.path().join("counts")).unwrap();
+    assert_eq!(page_of(&store, None, 0, 9), (vec![1, 2, 3, 4, 5, 6], 6));
+    store.create(&fields("t7", true)).unwrap();
+    assert_eq!(page_of(&store, None, 2, 9), (vec![3, 4, 5, 6, 7], 7));
+    assert_eq!(page_of(&store, Some(true), 0, 9), (vec![5, 6, 7], 3));
+    assert_eq!(page_of(&store, Some(false), 0, 9), (vec![1, 2, 3, 4], 4));
+}

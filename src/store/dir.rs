@@ -61,15 +61,17 @@
 //! A writer sets the marks after publishing a revision and before answering, then checks
 //! that its revision is still the newest; if not, it sets them again from the newest one.
 //! Whoever changes a mark last has checked after doing so, so the marks end up matching
-//! the newest revisions. The counts are used only while `counts/valid` holds the current
-//! `counts/epoch` and still has both its names. Otherwise the list reads every todo,
-//! setting each todo's marks on the way, and then vouches for the counts under the epoch
-//! it started with. The epoch is replaced when a writer could not set its marks and when
-//! the readiness check or a list finds a staging file that a crashed writer left ten
-//! minutes before (a writer moves its staging file away only after marking), so counts
-//! that may be wrong are not used past then; a copy of
-//! the data that turned hard links into separate files shows as a `valid` with one name.
-//! Data written before counting existed is counted by the first list.
+//! the newest revisions.
+//!
+//! The counts are used only while `counts/valid` holds the current `counts/epoch` and still
+//! has both its names. Otherwise a list reads every todo, links each wanted mark anew to
+//! the counters there are now (a fresh link renamed over the old mark), and then vouches
+//! for the counts under the epoch it started with. The epoch is replaced when a writer
+//! could not set its marks, and when the readiness check or a list finds a staging file a
+//! crashed writer left ten minutes before (a writer moves its staging file away only after
+//! marking). A copy of the data that turned hard links into separate files shows as a
+//! `valid` with one name, a removed `counts` as no `valid`, as does data written before
+//! counting existed: each is counted by the next list.
 //!
 //! `/readyz` (`check_ready`) writes and removes a staging file, so a read-only or full
 //! disk reads as not ready, and removes staging files older than ten minutes, which only a
@@ -588,8 +590,10 @@ impl<R: DirReader> DirStore<R> {
         )))
     }
 
-    /// Links or unlinks each mark of `id` as `todo` wants it. With `repair`, a mark that is
-    /// a file of its own (its link to the counter was lost in a copy) is linked anew.
+    /// Links or unlinks each mark of `id` as `todo` wants it. With `repair`, each wanted
+    /// mark is linked anew, since it may be a file of its own (a copy lost its links) or a
+    /// link to a counter that is gone (`counts` was removed): a fresh link to the counter
+    /// is renamed over it, so the mark never goes missing meanwhile.
     fn set_marks(&self, id: TodoId, todo: Option<&Todo>, repair: bool) -> io::Result<()> {
         for mark in Mark::ALL {
             let path = self.todo_dir(id).join(mark.name());
@@ -599,26 +603,35 @@ impl<R: DirReader> DirStore<R> {
                     _ => continue,
                 }
             }
-            if repair {
-                let relative = format!("todos/{id}/{}", mark.name());
-                if self.reader.link_count(&relative)? == Some(1) {
-                    fs::remove_file(&path)?;
-                }
-            }
             let counter = self.root.join(counter_path(id.get() / COUNT_BLOCK, mark));
-            match fs::hard_link(&counter, &path) {
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    self.create_counter(&counter)?;
-                    match fs::hard_link(&counter, &path) {
-                        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
-                        _ => {}
-                    }
-                }
-                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
-                _ => {}
+            if repair {
+                let fresh = path.with_extension("new");
+                let _ = fs::remove_file(&fresh);
+                self.link_to_counter(&counter, &fresh)?;
+                fs::rename(&fresh, &path)?;
+                // Renaming a name onto another name of the same file leaves both.
+                let _ = fs::remove_file(&fresh);
+            } else {
+                self.link_to_counter(&counter, &path)?;
             }
         }
         Ok(())
+    }
+
+    /// Links `path` to `counter`, creating the counter if need be; a `path` that exists
+    /// already is left as it is.
+    fn link_to_counter(&self, counter: &Path, path: &Path) -> io::Result<()> {
+        let linked = match fs::hard_link(counter, path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.create_counter(counter)?;
+                fs::hard_link(counter, path)
+            }
+            other => other,
+        };
+        match linked {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Creates the (empty) counter file `counter`, unless another writer just did.
