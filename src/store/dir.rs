@@ -138,6 +138,14 @@ impl Mark {
         }
     }
 
+    /// The name a mark is linked under before it is renamed over the mark (repairs).
+    fn fresh_name(self) -> &'static str {
+        match self {
+            Mark::Live => "live.new",
+            Mark::Done => "done.new",
+        }
+    }
+
     fn wanted(self, todo: Option<&Todo>) -> bool {
         match self {
             Mark::Live => todo.is_some(),
@@ -605,7 +613,7 @@ impl<R: DirReader> DirStore<R> {
             }
             let counter = self.root.join(counter_path(id.get() / COUNT_BLOCK, mark));
             if repair {
-                let fresh = path.with_extension("new");
+                let fresh = self.todo_dir(id).join(mark.fresh_name());
                 let _ = fs::remove_file(&fresh);
                 self.link_to_counter(&counter, &fresh)?;
                 fs::rename(&fresh, &path)?;
