@@ -631,7 +631,8 @@ impl<R: DirReader> DirStore<R> {
     fn link_to_counter(&self, counter: &Path, path: &Path) -> io::Result<()> {
         let linked = match fs::hard_link(counter, path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                self.create_counter(counter)?;
+                // A counter is an empty file; only its names count.
+                self.create_in_counts(counter, b"")?;
                 fs::hard_link(counter, path)
             }
             other => other,
@@ -642,12 +643,18 @@ impl<R: DirReader> DirStore<R> {
         }
     }
 
-    /// Creates the (empty) counter file `counter`, unless another writer just did.
-    fn create_counter(&self, counter: &Path) -> io::Result<()> {
-        let counts = self.root.join("counts");
+    fn counts_dir(&self) -> PathBuf {
+        self.root.join("counts")
+    }
+
+    /// Creates `path` in the counts directory holding `bytes`, durably, unless it exists:
+    /// linked from a staging file, so that of two writers one creates it and neither
+    /// replaces it.
+    fn create_in_counts(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let counts = self.counts_dir();
         create_layout_dir(&counts)?;
-        let staged = self.stage(b"", true)?;
-        let linked = fs::hard_link(&staged, counter);
+        let staged = self.stage(bytes, true)?;
+        let linked = fs::hard_link(&staged, path);
         let _ = fs::remove_file(&staged);
         match linked {
             Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
@@ -664,13 +671,9 @@ impl<R: DirReader> DirStore<R> {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(_) => return None,
         }
-        let counts = self.root.join("counts");
-        create_layout_dir(&counts).ok()?;
-        let staged = self.stage(new_epoch().as_bytes(), true).ok()?;
-        // Linked, not renamed: of two first readers, one creates it and both use that one.
-        let _ = fs::hard_link(&staged, self.root.join(EPOCH));
-        let _ = fs::remove_file(&staged);
-        sync_dir(&counts).ok()?;
+        // Of two first readers, one creates it and both use that one.
+        self.create_in_counts(&self.root.join(EPOCH), new_epoch().as_bytes())
+            .ok()?;
         self.reader
             .read(EPOCH)
             .ok()
@@ -680,7 +683,7 @@ impl<R: DirReader> DirStore<R> {
     /// Says that the marks may be wrong: lists count by reading every todo until one of
     /// them has set every todo's marks again.
     fn invalidate_counts(&self) -> io::Result<()> {
-        let counts = self.root.join("counts");
+        let counts = self.counts_dir();
         create_layout_dir(&counts)?;
         let staged = self.stage(new_epoch().as_bytes(), true)?;
         if let Err(e) = fs::rename(&staged, self.root.join(EPOCH)) {
@@ -699,7 +702,7 @@ impl<R: DirReader> DirStore<R> {
         let _ = fs::remove_file(&valid_link);
         let vouched = fs::hard_link(&staged, &valid_link)
             .and_then(|()| fs::rename(&staged, &valid))
-            .and_then(|()| sync_dir(&self.root.join("counts")));
+            .and_then(|()| sync_dir(&self.counts_dir()));
         if vouched.is_err() {
             let _ = fs::remove_file(&staged);
         }
