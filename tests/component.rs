@@ -113,7 +113,9 @@ fn the_portable_component_imports_only_wasi() {
 fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
     let imports = assert_within_world(Build::Spin, "spin");
     assert!(imports.contains("fermyon:spin/sqlite@2"), "{imports:?}");
-    assert!(imports.contains("fermyon:spin/variables@2"), "{imports:?}");
+    // Settings in one call (get-all), not one Spin variable per call.
+    assert!(imports.contains("wasi:config/store@0.2"), "{imports:?}");
+    assert!(!imports.contains("fermyon:spin/variables@2"), "{imports:?}");
     assert!(
         !imports.contains("wasi:filesystem/preopens@0.2"),
         "{imports:?}"
@@ -185,6 +187,52 @@ fn a_client_of_the_seed_sample_works_unchanged() {
         "{}",
         server.output()
     );
+}
+
+/// The largest answer the API gives, far more than wasmtime serve buffers before it
+/// reads, arrives whole with its `Content-Length`.
+#[test]
+fn the_largest_page_the_api_gives_arrives_whole() {
+    let (_temp, data) = data_dir();
+    support::largest_page::seed(&todo_api::store::dir::DirStore::new(&data));
+    let server = Server::start_with_env(
+        &data,
+        &[(
+            "TODO_MAX_TITLE_LENGTH",
+            support::largest_page::MAX_TITLE_LENGTH,
+        )],
+    );
+    let reply = server.call("GET", support::largest_page::PATH, &[], b"");
+    support::largest_page::assert_whole(&reply);
+}
+
+/// Every answer carries `Content-Length` (none on 204 and 304), never chunked framing.
+#[test]
+fn every_answer_has_its_length() {
+    let (_temp, data) = data_dir();
+    let server = Server::start(&data);
+    let created = post(&server, json!({"title": "a"}));
+    for (reply, status) in [
+        (created, 201),
+        (server.call("GET", "/healthz", &[], b""), 200),
+        (server.call("GET", "/openapi.json", &[], b""), 200),
+        (server.call("GET", "/todos", &[], b""), 200),
+        (server.call("GET", "/todos/9", &[], b""), 404),
+        (
+            server.call("GET", "/todos/1", &[("if-none-match", "\"1\"")], b""),
+            304,
+        ),
+        (server.call("DELETE", "/todos/1", &[], b""), 204),
+    ] {
+        assert_eq!(reply.status, status);
+        assert_eq!(reply.header("transfer-encoding"), None, "{status}");
+        let expected = (!matches!(status, 204 | 304)).then(|| reply.body.len().to_string());
+        assert_eq!(
+            reply.header("content-length"),
+            expected.as_deref(),
+            "{status}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,11 @@
 
 #[cfg(feature = "spin")]
 mod spin_sqlite;
+#[cfg(feature = "spin")]
+mod spin_settings {
+    // Bindings for `wasi:config/store` only (world `spin-settings` in wit/).
+    wit_bindgen::generate!({ world: "todo:api/spin-settings", path: "wit", generate_all });
+}
 #[cfg(not(feature = "spin"))]
 mod wasi_reader;
 
@@ -43,7 +48,7 @@ impl Guest for TodoComponent {
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = match Config::read(host_setting) {
+        let response = match read_config() {
             Ok(config) => api::handle(&host_store(), &config, request),
             Err(error) => api::misconfigured(&error),
         };
@@ -72,19 +77,35 @@ fn host_store() -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
     crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
 }
 
-/// The Spin build reads settings from Spin variables (declared in `spin.toml`); one the
-/// manifest does not define counts as unset.
+/// The Spin build reads its settings, the component's variables (declared in `spin.toml`),
+/// in one host call (`wasi:config/store.get-all`): one Spin variable is one host call, and
+/// reading ten of them cost more than the request's own work. A variable the manifest does
+/// not define counts as unset.
 #[cfg(feature = "spin")]
-fn host_setting(name: &'static str) -> Result<Option<String>, String> {
-    use spin_sdk::variables::{self, Error};
-    match variables::get(name) {
-        Ok(value) => Ok(Some(value)),
-        Err(Error::Undefined(_)) => Ok(None),
-        Err(error) => Err(format!("the Spin variable could not be read: {error}")),
+fn read_config() -> Result<Config, crate::config::ConfigError> {
+    match spin_settings::wasi::config::store::get_all() {
+        Ok(variables) => Config::read(|name| {
+            Ok(variables
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone()))
+        }),
+        Err(error) => {
+            use spin_settings::wasi::config::store::Error;
+            let (Error::Upstream(message) | Error::Io(message)) = error;
+            // The host's words go to the log, not to the client.
+            log::error(format_args!("wasi:config/store.get-all failed: {message}"));
+            Config::read(|_| Err("the Spin variables could not be read".to_owned()))
+        }
     }
 }
 
 /// The portable build reads settings from the environment (`wasmtime serve --env`).
+#[cfg(not(feature = "spin"))]
+fn read_config() -> Result<Config, crate::config::ConfigError> {
+    Config::read(host_setting)
+}
+
 #[cfg(not(feature = "spin"))]
 fn host_setting(name: &'static str) -> Result<Option<String>, String> {
     let variable = crate::config::env_name(name);
@@ -174,15 +195,26 @@ impl Read for BodyReader {
     }
 }
 
-/// Writes `response` to the host. Failures here mean the client went away; there is
-/// nobody left to tell, so they are only logged.
+/// Writes `response` to the host, complete: with `Content-Length`, and with the body
+/// written and finished before the response is handed over, whenever the host's stream
+/// takes the whole body before anyone reads it (wasmtime-wasi-http buffers a few chunks of
+/// up to 1 MiB each). A server that gets the head first and the body after writes them in
+/// separate segments, and a host that does not set `TCP_NODELAY` (Spin) then holds the
+/// last one until the client's delayed ACK, ~40 ms later. A body larger than the host
+/// buffers is handed over first and streamed after, so no answer can wait on itself.
+/// Failures here mean the client went away; there is nobody left to tell, so they are
+/// only logged.
 fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
     let (parts, body) = response.into_parts();
-    let headers: Vec<(String, Vec<u8>)> = parts
+    let mut headers: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
+    if has_content(parts.status) {
+        let length = body.len().to_string();
+        headers.push(("content-length".to_owned(), length.into_bytes()));
+    }
     let fields = match Fields::from_list(&headers) {
         Ok(fields) => fields,
         Err(error) => {
@@ -203,25 +235,68 @@ fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
         log::error(format_args!("response body unavailable"));
         return;
     };
-    ResponseOutparam::set(response_out, Ok(outgoing));
-    if let Err(error) = write_body(&outgoing_body, &body) {
-        log::error(format_args!("writing the response failed: {error}"));
+    let Ok(stream) = outgoing_body.write() else {
+        log::error(format_args!("response body stream unavailable"));
+        return;
+    };
+    let rest = match write_unread(&stream, &body) {
+        Ok(rest) => rest,
+        Err(error) => {
+            log::error(format_args!("writing the response failed: {error:?}"));
+            return;
+        }
+    };
+    if rest.is_empty() {
+        drop(stream);
+        finish(outgoing_body);
+        ResponseOutparam::set(response_out, Ok(outgoing));
+        return;
     }
-    if let Err(error) = OutgoingBody::finish(outgoing_body, None) {
+    ResponseOutparam::set(response_out, Ok(outgoing));
+    if let Err(error) = write_all(&stream, rest) {
+        log::error(format_args!("writing the response failed: {error:?}"));
+    }
+    drop(stream);
+    finish(outgoing_body);
+}
+
+/// Whether an answer with `status` carries content, and so `Content-Length`
+/// (RFC 9110 §8.6: never on 1xx or 204; a 304 would give the length of a body it omits).
+fn has_content(status: http::StatusCode) -> bool {
+    !(status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED)
+}
+
+/// Writes as much of `bytes` as the host's stream accepts without waiting, in writes as
+/// large as it permits, and returns what is left.
+fn write_unread<'a>(stream: &OutputStream, mut bytes: &'a [u8]) -> Result<&'a [u8], StreamError> {
+    while !bytes.is_empty() {
+        let permitted = usize::try_from(stream.check_write()?).unwrap_or(usize::MAX);
+        if permitted == 0 {
+            break;
+        }
+        let (now, later) = bytes.split_at(permitted.min(bytes.len()));
+        stream.write(now)?;
+        bytes = later;
+    }
+    Ok(bytes)
+}
+
+fn finish(body: OutgoingBody) {
+    if let Err(error) = OutgoingBody::finish(body, None) {
         log::error(format_args!("finishing the response failed: {error:?}"));
     }
 }
 
-fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
-    let stream = body.write().map_err(|()| "no output stream".to_owned())?;
-    write_all(&stream, bytes).map_err(|error| format!("{error:?}"))
-}
-
-/// Writes `bytes` to a host stream and flushes it, blocking until the host took them.
-fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
-    // blocking-write-and-flush accepts at most 4096 bytes per call.
-    for chunk in bytes.chunks(4096) {
-        stream.blocking_write_and_flush(chunk)?;
+/// Writes `bytes` to a host stream, in writes as large as it permits, waiting for it
+/// where it must, then flushes it.
+fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    while !bytes.is_empty() {
+        bytes = write_unread(stream, bytes)?;
+        if !bytes.is_empty() {
+            stream.subscribe().block();
+        }
     }
-    Ok(())
+    stream.blocking_flush()
 }

@@ -263,7 +263,12 @@ pub fn request_to(
         .run(request)
         .map_err(|e| e.to_string())?
         .into_parts();
-    let body = body.read_to_vec().map_err(|e| e.to_string())?;
+    // No cap on what is read: the largest answer the API gives (largest_page) is ~60 MB.
+    let body = body
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .map_err(|e| e.to_string())?;
     Ok(Reply::from(http::Response::from_parts(parts, body)))
 }
 
@@ -281,6 +286,47 @@ pub fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
+}
+
+/// The largest answer the API can give: a page of `MAX_PAGE_SIZE` todos whose titles are
+/// as long as `max_title_length` may allow, in the character JSON writes longest
+/// (a control character, six bytes as `\u0001`). Stores it in `store`; returns the title
+/// and the settings (`max_title_length`) a host needs to accept it.
+pub mod largest_page {
+    use todo_api::store::Store;
+    use todo_api::todo::{MAX_TITLE_CHARS_CEILING, Title, TodoFields};
+
+    pub const MAX_TITLE_LENGTH: &str = "10000";
+    pub const PATH: &str = "/todos?pageSize=1000";
+
+    pub fn title() -> String {
+        "\u{1}".repeat(MAX_TITLE_CHARS_CEILING)
+    }
+
+    pub fn seed(store: &impl Store) {
+        let fields = TodoFields {
+            title: Title::parse(title(), MAX_TITLE_CHARS_CEILING).expect("a valid title"),
+            is_complete: false,
+            due_by: None,
+        };
+        for _ in 0..todo_api::api::MAX_PAGE_SIZE {
+            store.create(&fields).expect("store a todo");
+        }
+    }
+
+    /// Checks that `reply` is that page, whole.
+    pub fn assert_whole(reply: &super::Reply) {
+        assert_eq!(reply.status, 200);
+        assert!(reply.body.len() > 60_000_000, "{} bytes", reply.body.len());
+        assert_eq!(
+            reply.header("content-length"),
+            Some(reply.body.len().to_string().as_str())
+        );
+        let page = reply.json();
+        let todos = page.as_array().expect("a JSON array");
+        assert_eq!(todos.len() as u64, todo_api::api::MAX_PAGE_SIZE);
+        assert!(todos.iter().all(|todo| todo["title"] == title().as_str()));
+    }
 }
 
 /// A response as the HTTP tests read it, whichever host answered.
