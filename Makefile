@@ -45,7 +45,7 @@ serve: tools build
 
 test: tools build $(SCHEMATHESIS)
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_DIR) --features spin -- -D warnings
 	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
@@ -55,7 +55,7 @@ test: tools build $(SCHEMATHESIS)
 	$(MAKE) bench-build
 	BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 	$(MAKE) fuzz FUZZ_SECONDS=20
-	WASMTIME="$(WASMTIME)" cargo test
+	WASMTIME="$(WASMTIME)" cargo test --workspace
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
 build: rust-tools
@@ -67,12 +67,15 @@ build-spin: rust-tools
 	$(WASM_BUILD) --target-dir $(SPIN_DIR) --features spin
 	@ls -l $(SPIN_WASM)
 
-# Everything make bench measures: both floors, the native server, and wrk.
-bench-build: tools build
+# Everything make bench measures: both builds, both floors, the hand-written Spin peer, the
+# native server, the Spin-faithful host (optimised as a host, profile `host`), and wrk.
+bench-build: tools build build-spin
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
 	FLOOR_STACK_BYTES=1048576 cargo build --release --target-dir $(BENCH_DIR)/1mib-stack \
 		--target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-spin-sdk/Cargo.toml
+	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/peer-spin-sqlite/Cargo.toml
+	cargo build --profile host -p spin-host --target-dir $(BENCH_DIR)
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 

@@ -14,6 +14,16 @@ Measured here, for each of
   native          the same core and directory store natively behind hyper (no isolation)
   *-pooled        floor-wasi and todo again, with wasmtime's pooling allocator keeping 4 MiB
                   of each linear memory resident between instances (POOLED flags)
+and, where the Spin builds really run, on the Spin-faithful host (tests/spin-host: TCP as
+Spin's HTTP trigger serves it, no TCP_NODELAY, Spin's engine settings, SQLite on a file):
+  todo-spin       the Spin build of the todo component
+  peer-spin-sqlite
+                  a hand-written spin-sdk SQLite todo read (bench/peer-spin-sqlite)
+  floor-spin-sdk-spin
+                  the empty spin-sdk component
+- p50/p99 of sequential requests on one kept-alive connection (/healthz, a todo, a page of
+  100, /openapi.json) for todo-pooled (wasmtime serve) and todo-spin, and throughput at 8
+  connections; the Spin build against the peer in alternating rounds;
 - throughput and latency (p50, p99) with wrk at 1, 8 and 64 connections, for
   GET /todos/{id}, GET /todos (a page of 100) and POST /todos (floors: one GET);
 - time from process start to the first successful response (median of several starts);
@@ -57,6 +67,15 @@ WASM = {
     "floor-spin-sdk": ROOT / "target/bench/wasm32-wasip2/release/floor_spin_sdk.wasm",
     "floor-wasi-1mib-stack": ROOT / "target/bench/1mib-stack/wasm32-wasip2/release/floor_wasi.wasm",
     "todo": ROOT / "target/portable/wasm32-wasip2/release/todo_api.wasm",
+}
+
+# The Spin-faithful host (built by make bench-build with the `host` profile) and the
+# manifests it serves for each Spin kind (source: None takes the manifest's own).
+SPIN_HOST = ROOT / "target/bench/host/spin-host"
+SPIN_APPS = {
+    "todo-spin": (ROOT / "spin.toml", ROOT / "target/spin/wasm32-wasip2/release/todo_api.wasm"),
+    "peer-spin-sqlite": (ROOT / "bench/peer-spin-sqlite/spin.toml", None),
+    "floor-spin-sdk-spin": (ROOT / "bench/floor-spin-sdk/spin.toml", None),
 }
 
 # The seed's published figures (its README), not measured here.
@@ -107,6 +126,12 @@ class Server:
         address = f"127.0.0.1:{self.port}"
         if kind == "native":
             command = [native, address, f"dir:{data}"]
+        elif kind in SPIN_APPS:
+            manifest, source = SPIN_APPS[kind]
+            command = [str(SPIN_HOST), "--listen", address, "--manifest", str(manifest),
+                       "--sqlite-file", str(Path(data) / "sqlite_db.db")]
+            if source:
+                command += ["--source", str(source)]
         else:
             pooled = kind.endswith("-pooled")
             kind = kind.removesuffix("-pooled")
@@ -302,6 +327,69 @@ def headline(wasmtime, native, work):
     return results
 
 
+# Where the builds really run: what each server is asked on one connection, in order.
+HOST_PATHS = {
+    "todo-pooled": ["/healthz", "/todos/1", "/todos", "/openapi.json"],
+    "todo-spin": ["/healthz", "/todos/1", "/todos", "/openapi.json"],
+    "peer-spin-sqlite": ["/todos/1"],
+    "floor-spin-sdk-spin": ["/"],
+}
+HOST_ROUNDS = 1 if QUICK else 5
+
+
+def seed_for(kind, data):
+    """PAGE todos in the store `kind` reads: SQLite for the Spin kinds, else a directory."""
+    if kind in SPIN_APPS:
+        seed_sqlite(Path(data) / "sqlite_db.db", PAGE)
+    else:
+        seed_dir_store(data, PAGE)
+
+
+def hosts(wasmtime, native, work):
+    """Sequential requests on one kept-alive connection (p50, p99), where a response
+    held behind a delayed ACK shows as a p99 of ~40 ms, and throughput at 8 connections;
+    then the Spin build and the hand-written peer in alternating rounds."""
+    results = {"servers": {}, "rounds": {"todo-spin": [], "peer-spin-sqlite": []}}
+    for kind, paths in HOST_PATHS.items():
+        data = work / f"hosts-{kind}"
+        data.mkdir()
+        seed_for(kind, data)
+        server = Server(kind, wasmtime, native, data)
+        server.wait_ready(paths[0])
+        get(server.base + paths[-1])  # the SQLite builds migrate on their first list
+        entry = {"one_connection": {}}
+        for path in paths:
+            measured = wrk(server.base + path, 1, DURATION)
+            entry["one_connection"][path] = measured
+            print(f"  {kind:20} {path:14} c=1 {measured['rps']:8.0f} req/s p50 {measured['p50_ms']:.3f} ms "
+                  f"p99 {measured['p99_ms']:.3f} ms", flush=True)
+        loaded = paths[1] if len(paths) > 1 else paths[0]
+        entry["throughput_8"] = {"path": loaded, **wrk(server.base + loaded, 8, DURATION)}
+        print(f"  {kind:20} {loaded:14} c=8 {entry['throughput_8']['rps']:8.0f} req/s", flush=True)
+        entry["rss_peak_kb"] = server.rss_kb("VmHWM")
+        server.stop()
+        results["servers"][kind] = entry
+    for round_ in range(HOST_ROUNDS):
+        for kind in results["rounds"]:
+            data = work / f"hosts-round-{kind}-{round_}"
+            data.mkdir()
+            seed_for(kind, data)
+            server = Server(kind, wasmtime, native, data)
+            server.wait_ready("/todos/1")
+            results["rounds"][kind].append({
+                "c8": wrk(server.base + "/todos/1", 8, DURATION),
+                "c1": wrk(server.base + "/todos/1", 1, DURATION),
+            })
+            server.stop()
+    for kind, runs in results["rounds"].items():
+        rps = sorted(run["c8"]["rps"] for run in runs)
+        p50 = sorted(run["c1"]["p50_ms"] for run in runs)
+        results[kind] = {"rps": rps[len(rps) // 2], "p50_ms": p50[len(p50) // 2]}
+        print(f"  {kind:20} GET /todos/1 median {results[kind]['rps']:8.0f} req/s (8 connections), "
+              f"p50 {results[kind]['p50_ms']:.3f} ms (1 connection)", flush=True)
+    return results
+
+
 def startup(wasmtime, native, work):
     """Median seconds from spawn to the first 200, over STARTS starts each."""
     results = {}
@@ -441,6 +529,44 @@ def markdown(results):
     for kind, m in h.items():
         rounds = ", ".join(f"{r:,.0f}" for r in m["rounds_rps"])
         lines.append(f"| {kind} | {m['rps']:,.0f} | {m['p50_ms']:.3f} | {rounds} |")
+    hs = results["hosts"]
+    spin, peer = hs["todo-spin"], hs["peer-spin-sqlite"]
+
+    def spread(kind):
+        """The worst p99 ÷ p50 over the requests asked on one connection."""
+        return max(m["p99_ms"] / m["p50_ms"] for m in hs["servers"][kind]["one_connection"].values())
+
+    lines += [
+        "",
+        "## Where it really runs: wasmtime serve and the Spin-faithful host",
+        "",
+        "The Spin builds under tests/spin-host (TCP as Spin's HTTP trigger, no `TCP_NODELAY`,",
+        "Spin's engine settings, SQLite on a file); the portable build under `wasmtime serve` with",
+        f"`make serve`'s flags. Spin build and peer measured {HOST_ROUNDS} times in turn, median round.",
+        "",
+        "| ratio | value | target |",
+        "|---|---|---|",
+        f"| Spin build ÷ hand-written spin-sdk peer, GET /todos/{{id}} throughput (8 connections) | {ratio(spin['rps'], peer['rps']):.2f} | ≥ 1.0 |",
+        f"| peer ÷ Spin build, GET /todos/{{id}} p50 (1 connection) | {ratio(peer['p50_ms'], spin['p50_ms']):.2f} | |",
+        f"| p99 ÷ p50 on one connection, worst request, wasmtime serve | {spread('todo-pooled'):.2f} | ≤ 3 |",
+        f"| p99 ÷ p50 on one connection, worst request, Spin-faithful host | {spread('todo-spin'):.2f} | ≤ 3 |",
+        "",
+        "| server | request | 1 connection: req/s | p50 (ms) | p99 (ms) | p99 ÷ p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, entry in hs["servers"].items():
+        for path, m in entry["one_connection"].items():
+            lines.append(f"| {kind} | GET {path} | {m['rps']:,.0f} | {m['p50_ms']:.3f} | {m['p99_ms']:.3f} "
+                         f"| {m['p99_ms'] / m['p50_ms']:.2f} |")
+    lines += [
+        "",
+        "| server | request | 8 connections: req/s | p50 (ms) | p99 (ms) | host RSS peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, entry in hs["servers"].items():
+        m = entry["throughput_8"]
+        lines.append(f"| {kind} | GET {m['path']} | {m['rps']:,.0f} | {m['p50_ms']:.3f} | {m['p99_ms']:.3f} "
+                     f"| {entry['rss_peak_kb'] / 1024:.1f} MB |")
     lines += [
         "",
         "## Throughput and latency (wrk)",
@@ -579,6 +705,8 @@ def main():
         results["throughput"] = throughput(wasmtime, native, work)
         print("headline, servers in turn:", flush=True)
         results["headline"] = headline(wasmtime, native, work)
+        print("where it really runs (one connection, Spin-faithful host):", flush=True)
+        results["hosts"] = hosts(wasmtime, native, work)
         print("start-up:", flush=True)
         results["startup"] = startup(wasmtime, native, work)
         print("cost by stored todos:", flush=True)

@@ -17,10 +17,16 @@ use tempfile::TempDir;
 
 /// The interfaces a world in `wit/` imports, fully qualified (`wasi:cli/stdout@0.2.0`).
 fn world_imports(world: &str) -> BTreeSet<String> {
+    world_imports_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("wit"), world)
+}
+
+/// The interfaces world `world` of the WIT package in `dir` imports, fully qualified;
+/// features marked unstable count as not offered.
+fn world_imports_in(dir: &Path, world: &str) -> BTreeSet<String> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve
-        .push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit"))
-        .expect("wit/ resolves");
+        .push_dir(dir)
+        .unwrap_or_else(|error| panic!("{} resolves: {error:?}", dir.display()));
     let world = resolve
         .select_world(&[package], Some(world))
         .expect("world exists");
@@ -67,6 +73,10 @@ fn compatible(name: &str) -> String {
     let Some((interface, version)) = name.split_once('@') else {
         return name.to_owned();
     };
+    // A pre-release (`0.2.0-draft-2024-09-27`) matches only itself.
+    if version.contains('-') {
+        return name.to_owned();
+    }
     let mut parts = version.split('.');
     let key = match (parts.next(), parts.next()) {
         (Some("0"), Some(minor)) => format!("0.{minor}"),
@@ -114,12 +124,41 @@ fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
     let imports = assert_within_world(Build::Spin, "spin");
     assert!(imports.contains("fermyon:spin/sqlite@2"), "{imports:?}");
     // Settings in one call (get-all), not one Spin variable per call.
-    assert!(imports.contains("wasi:config/store@0.2"), "{imports:?}");
     assert!(!imports.contains("fermyon:spin/variables@2"), "{imports:?}");
+    assert!(
+        imports.contains("wasi:config/store@0.2.0-draft-2024-09-27"),
+        "{imports:?}"
+    );
     assert!(
         !imports.contains("wasi:filesystem/preopens@0.2"),
         "{imports:?}"
     );
+}
+
+/// Spin's own WIT, as the releases declare what they link (tests/data/spin-wit): 3.6.3 is
+/// what SpinKube's shim embeds, 4.0.2 the current `spin up`. Every import of the Spin build
+/// must be offered by world `platform` of both.
+#[test]
+fn the_spin_component_imports_only_what_spin_3_and_4_link() {
+    let (imports, _) = component_interfaces(&component(Build::Spin));
+    for release in ["v3.6.3", "v4.0.2"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/spin-wit")
+            .join(release);
+        let offered: BTreeSet<String> = world_imports_in(&dir, "platform")
+            .iter()
+            .map(|name| compatible(name))
+            .collect();
+        let missing: Vec<_> = imports
+            .iter()
+            .filter(|name| !offered.contains(&compatible(name)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "Spin {release} does not link {missing:?}"
+        );
+        assert!(offered.contains("wasi:config/store@0.2.0-draft-2024-09-27"));
+    }
 }
 
 #[test]
@@ -136,6 +175,10 @@ fn versions_compare_as_host_linkers_match_them() {
     assert_ne!(
         compatible("spin:sqlite/sqlite@3.0.0"),
         compatible("spin:sqlite/sqlite@2.0.0")
+    );
+    assert_ne!(
+        compatible("wasi:config/store@0.2.0-draft-2024-09-27"),
+        compatible("wasi:config/store@0.2.0-draft-2025-01-01")
     );
 }
 
