@@ -397,8 +397,81 @@ fn the_sqlite_store_creates_its_schema_once_and_records_its_version() {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!(versions, (2, 2));
+    assert_eq!(versions, (3, 3));
     assert_eq!(all(&store), vec![1]);
+}
+
+/// Spin opens a connection per request, and a connection parses the whole schema before
+/// its first statement: a trigger costs every request (~17 µs each, docs/performance.md).
+#[test]
+fn the_sqlite_schema_holds_no_triggers() {
+    let fixture = Sqlite::new();
+    let store = fixture.open();
+    store.create(&fields("a", false)).unwrap();
+    let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+    let triggers: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(triggers, 0);
+}
+
+#[test]
+fn a_database_counted_by_triggers_moves_to_counting_writes_with_its_totals() {
+    let fixture = Sqlite::new();
+    let path = fixture.0.path().join("todos.db");
+    // Schema version 2 as an earlier release left it: totals kept by triggers.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+         INSERT INTO schema_migrations VALUES (1), (2);
+         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+             revision INTEGER NOT NULL DEFAULT 1);
+         CREATE TABLE todo_counts (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
+         INSERT INTO todo_counts VALUES (0, 1), (1, 2);
+         CREATE TRIGGER todo_counts_insert AFTER INSERT ON todos BEGIN
+             UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+         END;
+         CREATE TRIGGER todo_counts_delete AFTER DELETE ON todos BEGIN
+             UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+         END;
+         CREATE TRIGGER todo_counts_update AFTER UPDATE OF is_complete ON todos
+             WHEN OLD.is_complete <> NEW.is_complete BEGIN
+             UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+             UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+         END;
+         INSERT INTO todos (title, is_complete) VALUES ('a', 0), ('b', 1), ('c', 1);",
+    )
+    .unwrap();
+    let store = fixture.open();
+    let total = |is_complete| {
+        store
+            .list(&ListQuery {
+                is_complete,
+                offset: 0,
+                limit: 10,
+            })
+            .unwrap()
+            .total
+    };
+    // A write migrates first (it finds no todo_totals), and is counted once.
+    store.create(&fields("d", true)).unwrap();
+    assert_eq!(
+        (total(None), total(Some(true)), total(Some(false))),
+        (4, 3, 1)
+    );
+    let left: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' OR name = 'todo_counts'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 #[test]

@@ -8,6 +8,12 @@
 //! The schema is created and versioned here (`schema_migrations`). It is not checked on
 //! every request: a statement that fails with "no such table" migrates and runs again,
 //! so a warm database costs nothing extra.
+//!
+//! The schema holds no triggers: Spin opens a new connection for every request, and a new
+//! connection parses the whole schema before its first statement; the three counting
+//! triggers of schema version 2 made that parse cost ~55 µs of every request, more than
+//! the rest of a `GET /todos/{id}` in the component (docs/performance.md). Writes keep
+//! the totals themselves, in the same transaction as the todo they change.
 
 use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
 use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId};
@@ -26,10 +32,49 @@ pub enum SqlValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlError(pub String);
 
-/// Runs one statement with positional parameters and returns its rows (empty for
-/// statements that return none).
+/// The rows a statement returned: one value per column.
+pub type Rows = Vec<Vec<SqlValue>>;
+
+/// One statement and its positional parameters.
+pub type Statement<'a> = (&'a str, &'a [SqlValue]);
+
+/// Runs statements on one connection.
 pub trait SqlExecutor {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError>;
+    /// Runs one statement with positional parameters and returns its rows (empty for
+    /// statements that return none).
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError>;
+
+    /// Runs `statements` as one write transaction: all of them take effect or none does.
+    /// Returns each one's rows. An executor whose connection other threads share must keep
+    /// their statements out of the transaction (the default does not).
+    fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
+        run_transaction(|sql, params| self.execute(sql, params), statements)
+    }
+}
+
+/// `BEGIN IMMEDIATE` (the write lock first, so that two writers wait for each other
+/// instead of failing to upgrade a read lock), the statements, `COMMIT`; `ROLLBACK` on any
+/// failure.
+pub fn run_transaction(
+    execute: impl Fn(&str, &[SqlValue]) -> Result<Rows, SqlError>,
+    statements: &[Statement<'_>],
+) -> Result<Vec<Rows>, SqlError> {
+    execute("BEGIN IMMEDIATE", &[])?;
+    let mut results = Vec::with_capacity(statements.len());
+    for (sql, params) in statements {
+        match execute(sql, params) {
+            Ok(rows) => results.push(rows),
+            Err(error) => {
+                let _ = execute("ROLLBACK", &[]);
+                return Err(error);
+            }
+        }
+    }
+    if let Err(error) = execute("COMMIT", &[]) {
+        let _ = execute("ROLLBACK", &[]);
+        return Err(error);
+    }
+    Ok(results)
 }
 
 /// Schema versions in order; each runs once, and is safe to run twice should two
@@ -69,7 +114,28 @@ const MIGRATIONS: &[&[&str]] = &[
             SELECT 0, (SELECT COUNT(*) FROM todos WHERE is_complete = 0)
             UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)",
     ],
+    // 3: the same totals, kept by the writes themselves (see the module doc), in a table
+    // of a new name: a release that still writes through version 2's statements finds no
+    // `todo_totals` and migrates before it writes. The triggers go first, then the totals
+    // are counted afresh in one statement: a write before it is counted by it, a write
+    // after it counts itself.
+    &[
+        "DROP TRIGGER IF EXISTS todo_counts_insert",
+        "DROP TRIGGER IF EXISTS todo_counts_delete",
+        "DROP TRIGGER IF EXISTS todo_counts_update",
+        "CREATE TABLE IF NOT EXISTS todo_totals (
+            is_complete INTEGER PRIMARY KEY,
+            total INTEGER NOT NULL
+        )",
+        "INSERT OR REPLACE INTO todo_totals (is_complete, total)
+            SELECT 0, (SELECT COUNT(*) FROM todos WHERE is_complete = 0)
+            UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)",
+        "DROP TABLE IF EXISTS todo_counts",
+    ],
 ];
+
+/// A create's share of the totals: one more todo in its completion state.
+const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_complete = ?";
 
 const COLUMNS: &str = "id, title, is_complete, due_by, revision";
 
@@ -113,10 +179,19 @@ impl<E: SqlExecutor> SqliteStore<E> {
         Ok(())
     }
 
+    /// Runs a write transaction, creating the schema first if the database has none yet.
+    fn write(&self, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
+        match self.db.transaction(statements) {
+            Err(SqlError(message)) if message.contains("no such table") => {
+                self.migrate()?;
+                self.db.transaction(statements).map_err(unavailable)
+            }
+            other => other.map_err(unavailable),
+        }
+    }
+
     fn raw(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Vec<Vec<SqlValue>>> {
-        self.db
-            .execute(sql, params)
-            .map_err(|SqlError(message)| StoreError::Unavailable(message))
+        self.db.execute(sql, params).map_err(unavailable)
     }
 
     /// Runs a statement, creating the schema first if the database has none yet.
@@ -126,7 +201,7 @@ impl<E: SqlExecutor> SqliteStore<E> {
                 self.migrate()?;
                 self.raw(sql, params)
             }
-            other => other.map_err(|SqlError(message)| StoreError::Unavailable(message)),
+            other => other.map_err(unavailable),
         }
     }
 
@@ -147,14 +222,13 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
     fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(1));
-        let rows = self.run(
-            &format!(
-                "INSERT INTO todos (title, is_complete, due_by, revision) VALUES (?, ?, ?, ?) \
-                 RETURNING {COLUMNS}"
-            ),
-            &params,
-        )?;
-        match rows.first() {
+        let insert = format!(
+            "INSERT INTO todos (title, is_complete, due_by, revision) VALUES (?, ?, ?, ?) \
+             RETURNING {COLUMNS}"
+        );
+        let state = [completion(fields)];
+        let results = self.write(&[(&insert, &params), (COUNT_ONE_MORE, &state)])?;
+        match results.first().and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row),
             None => Err(StoreError::Corrupt("INSERT returned no row".into())),
         }
@@ -182,7 +256,7 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             None => ("", vec![]),
         };
         let count = self.run(
-            &format!("SELECT COALESCE(SUM(total), 0) FROM todo_counts {filter}"),
+            &format!("SELECT COALESCE(SUM(total), 0) FROM todo_totals {filter}"),
             &filter_params,
         )?;
         let total = count
@@ -212,28 +286,50 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(id.get()));
         params.push(revision_param(expected_revision));
-        let rows = self.run(
-            &format!(
-                "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, revision = revision + 1 \
-                 WHERE id = ? AND revision = ? RETURNING {COLUMNS}"
+        let update = format!(
+            "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, revision = revision + 1 \
+             WHERE id = ? AND revision = ? RETURNING {COLUMNS}"
+        );
+        // Moves one from the old state's total to the new one's, if the todo is there at
+        // that revision and its state changes: the same condition as the update after it.
+        let state = completion(fields);
+        let recount = [
+            state.clone(),
+            SqlValue::Integer(id.get()),
+            revision_param(expected_revision),
+            state,
+        ];
+        let results = self.write(&[
+            (
+                "UPDATE todo_totals SET total = total + CASE WHEN is_complete = ? THEN 1 ELSE -1 END \
+                 WHERE EXISTS (SELECT 1 FROM todos WHERE id = ? AND revision = ? AND is_complete <> ?)",
+                &recount,
             ),
-            &params,
-        )?;
-        match rows.first() {
+            (&update, &params),
+        ])?;
+        match results.get(1).and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row).map(Written::Done),
             None => Ok(self.missed(id)?),
         }
     }
 
     fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
-        let rows = self.run(
-            "DELETE FROM todos WHERE id = ? AND revision = ? RETURNING id",
-            &[
-                SqlValue::Integer(id.get()),
-                revision_param(expected_revision),
-            ],
-        )?;
-        if rows.is_empty() {
+        let target = [
+            SqlValue::Integer(id.get()),
+            revision_param(expected_revision),
+        ];
+        let results = self.write(&[
+            (
+                "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
+                 (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
+                &target,
+            ),
+            (
+                "DELETE FROM todos WHERE id = ? AND revision = ? RETURNING id",
+                &target,
+            ),
+        ])?;
+        if results.get(1).is_none_or(Vec::is_empty) {
             self.missed(id)
         } else {
             Ok(Written::Done(()))
@@ -249,6 +345,15 @@ impl<E: SqlExecutor> SqliteStore<E> {
             None => Written::NotFound,
         })
     }
+}
+
+fn unavailable(SqlError(message): SqlError) -> StoreError {
+    StoreError::Unavailable(message)
+}
+
+/// The `is_complete` column's value for `fields`.
+fn completion(fields: &TodoFields) -> SqlValue {
+    SqlValue::Integer(i64::from(fields.is_complete))
 }
 
 fn field_params(fields: &TodoFields) -> Vec<SqlValue> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use todo_api::store::sqlite::{SqlError, SqlExecutor, SqlValue};
+use todo_api::store::sqlite::{Rows, SqlError, SqlExecutor, SqlValue, Statement, run_transaction};
 
 /// Runs statements on one rusqlite connection. Writers wait for each other (busy timeout)
 /// as Spin's SQLite does, so several connections can share one database file.
@@ -30,35 +30,55 @@ impl RusqliteExecutor {
 }
 
 impl SqlExecutor for RusqliteExecutor {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
-        let connection = self.connection.lock().expect("connection lock");
-        let fail = |error: rusqlite::Error| SqlError(error.to_string());
-        let mut statement = connection.prepare(sql).map_err(fail)?;
-        let columns = statement.column_count();
-        let params = rusqlite::params_from_iter(params.iter().map(|value| match value {
-            SqlValue::Null => rusqlite::types::Value::Null,
-            SqlValue::Integer(number) => rusqlite::types::Value::Integer(*number),
-            SqlValue::Real(number) => rusqlite::types::Value::Real(*number),
-            SqlValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
-            SqlValue::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
-        }));
-        let mut rows = statement.query(params).map_err(fail)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(fail)? {
-            let mut values = Vec::with_capacity(columns);
-            for index in 0..columns {
-                values.push(match row.get_ref(index).map_err(fail)? {
-                    rusqlite::types::ValueRef::Null => SqlValue::Null,
-                    rusqlite::types::ValueRef::Integer(number) => SqlValue::Integer(number),
-                    rusqlite::types::ValueRef::Real(number) => SqlValue::Real(number),
-                    rusqlite::types::ValueRef::Text(text) => {
-                        SqlValue::Text(String::from_utf8_lossy(text).into_owned())
-                    }
-                    rusqlite::types::ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
-                });
-            }
-            out.push(values);
-        }
-        Ok(out)
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
+        execute_on(
+            &self.connection.lock().expect("connection lock"),
+            sql,
+            params,
+        )
     }
+
+    /// Holds the connection for the whole transaction: threads may share this executor.
+    fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
+        let connection = self.connection.lock().expect("connection lock");
+        run_transaction(
+            |sql, params| execute_on(&connection, sql, params),
+            statements,
+        )
+    }
+}
+
+fn execute_on(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<Rows, SqlError> {
+    let fail = |error: rusqlite::Error| SqlError(error.to_string());
+    let mut statement = connection.prepare(sql).map_err(fail)?;
+    let columns = statement.column_count();
+    let params = rusqlite::params_from_iter(params.iter().map(|value| match value {
+        SqlValue::Null => rusqlite::types::Value::Null,
+        SqlValue::Integer(number) => rusqlite::types::Value::Integer(*number),
+        SqlValue::Real(number) => rusqlite::types::Value::Real(*number),
+        SqlValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
+        SqlValue::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
+    }));
+    let mut rows = statement.query(params).map_err(fail)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(fail)? {
+        let mut values = Vec::with_capacity(columns);
+        for index in 0..columns {
+            values.push(match row.get_ref(index).map_err(fail)? {
+                rusqlite::types::ValueRef::Null => SqlValue::Null,
+                rusqlite::types::ValueRef::Integer(number) => SqlValue::Integer(number),
+                rusqlite::types::ValueRef::Real(number) => SqlValue::Real(number),
+                rusqlite::types::ValueRef::Text(text) => {
+                    SqlValue::Text(String::from_utf8_lossy(text).into_owned())
+                }
+                rusqlite::types::ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
 }
