@@ -90,35 +90,17 @@ const MIGRATIONS: &[&[&str]] = &[
         )",
         "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
     ],
-    // 2: how many todos there are, open and done, kept by triggers, so that a page's
-    // X-Total-Count does not scan the table (COUNT(*) grew with it: 1.9 ms at 100,000).
-    // The triggers come first and the counts are filled in one statement after them: a
-    // write in between finds no row to change, and is counted by that statement instead.
-    &[
-        "CREATE TABLE IF NOT EXISTS todo_counts (
-            is_complete INTEGER PRIMARY KEY,
-            total INTEGER NOT NULL
-        )",
-        "CREATE TRIGGER IF NOT EXISTS todo_counts_insert AFTER INSERT ON todos BEGIN
-            UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
-        END",
-        "CREATE TRIGGER IF NOT EXISTS todo_counts_delete AFTER DELETE ON todos BEGIN
-            UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
-        END",
-        "CREATE TRIGGER IF NOT EXISTS todo_counts_update AFTER UPDATE OF is_complete ON todos
-            WHEN OLD.is_complete <> NEW.is_complete BEGIN
-            UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
-            UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
-        END",
-        "INSERT OR IGNORE INTO todo_counts (is_complete, total)
-            SELECT 0, (SELECT COUNT(*) FROM todos WHERE is_complete = 0)
-            UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)",
-    ],
-    // 3: the same totals, kept by the writes themselves (see the module doc), in a table
-    // of a new name: a release that still writes through version 2's statements finds no
-    // `todo_totals` and migrates before it writes. The triggers go first, then the totals
-    // are counted afresh in one statement: a write before it is counted by it, a write
-    // after it counts itself.
+    // 2: totals kept by triggers, in table `todo_counts`. Replaced by 3 and empty now,
+    // so that no database is given triggers again: two instances migrating a new database
+    // at once could otherwise recreate them after the other one's step 3 removed them.
+    // Databases an earlier release took to version 2 hold them until step 3.
+    &[],
+    // 3: how many todos there are, open and done, kept by the writes themselves (see the
+    // module doc), so that a page's X-Total-Count does not scan the table (COUNT(*) grew
+    // with it: 1.9 ms at 100,000). A new table name: this release finds no `todo_totals`
+    // in a version-2 database and migrates before it writes. Version 2's triggers go
+    // first, then the totals are counted in one statement: a write before it is counted
+    // by it, a write after it counts itself.
     &[
         "DROP TRIGGER IF EXISTS todo_counts_insert",
         "DROP TRIGGER IF EXISTS todo_counts_delete",
