@@ -94,6 +94,10 @@ pub fn engine() -> anyhow::Result<Engine> {
         .linear_memory_keep_resident(2 * MB)
         .table_keep_resident(MB / 2);
     let mut config = wasmtime::Config::new();
+    #[cfg(feature = "profiling")]
+    if std::env::var_os("SPIN_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
         .epoch_interruption(true)
         .wasm_component_model(true)
