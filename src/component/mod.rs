@@ -246,22 +246,21 @@ fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
     let rest = match write_unread(&stream, &body) {
         Ok(rest) => rest,
         Err(error) => {
+            // Nothing is handed over: the host answers 500 rather than a cut-short answer.
             log::error(format_args!("writing the response failed: {error:?}"));
             return;
         }
     };
     if rest.is_empty() {
-        drop(stream);
-        finish(outgoing_body);
+        close_body(stream, outgoing_body);
         ResponseOutparam::set(response_out, Ok(outgoing));
-        return;
+    } else {
+        ResponseOutparam::set(response_out, Ok(outgoing));
+        if let Err(error) = write_all(&stream, rest) {
+            log::error(format_args!("writing the response failed: {error:?}"));
+        }
+        close_body(stream, outgoing_body);
     }
-    ResponseOutparam::set(response_out, Ok(outgoing));
-    if let Err(error) = write_all(&stream, rest) {
-        log::error(format_args!("writing the response failed: {error:?}"));
-    }
-    drop(stream);
-    finish(outgoing_body);
 }
 
 /// Whether an answer with `status` carries content, and so `Content-Length`
@@ -287,7 +286,9 @@ fn write_unread<'a>(stream: &OutputStream, mut bytes: &'a [u8]) -> Result<&'a [u
     Ok(bytes)
 }
 
-fn finish(body: OutgoingBody) {
+/// Ends a response body; its stream must go first (wasi:http traps otherwise).
+fn close_body(stream: OutputStream, body: OutgoingBody) {
+    drop(stream);
     if let Err(error) = OutgoingBody::finish(body, None) {
         log::error(format_args!("finishing the response failed: {error:?}"));
     }
