@@ -341,7 +341,7 @@ fn completion(fields: &TodoFields) -> SqlValue {
 fn field_params(fields: &TodoFields) -> Vec<SqlValue> {
     vec![
         SqlValue::Text(fields.title.as_str().to_owned()),
-        SqlValue::Integer(i64::from(fields.is_complete)),
+        completion(fields),
         fields.due_by.as_ref().map_or(SqlValue::Null, |date| {
             SqlValue::Text(date.as_str().to_owned())
         }),
