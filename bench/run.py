@@ -34,6 +34,7 @@ Spin's HTTP trigger serves it, no TCP_NODELAY, Spin's engine settings, SQLite on
 
 Writes bench/results/results.json, results.md and chart.svg. Ratios are the headline:
 absolute times move from machine to machine. BENCH_QUICK=1: a smoke run of seconds.
+BENCH_ONLY=hosts: measure only the "where it really runs" section again, into the last results.
 
 Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
 the native server is bench/native-server, the floors bench/floor-*)
@@ -337,6 +338,7 @@ HOST_PATHS = {
     "floor-spin-sdk-spin": ["/"],
 }
 HOST_ROUNDS = 1 if QUICK else 5
+HOST_TAIL_RUNS = 1 if QUICK else 3
 
 
 def spin_seed(wasmtime, native, work):
@@ -374,7 +376,11 @@ def hosts(wasmtime, native, work):
         server.wait_ready(paths[0])
         entry = {"one_connection": {}}
         for path in paths:
-            measured = wrk(server.base + path, 1, DURATION)
+            # One 4-second run's p99 is a few dozen requests: the run with the median p99
+            # of HOST_TAIL_RUNS, so that one scheduling hiccup on the machine is not the tail.
+            runs = sorted((wrk(server.base + path, 1, DURATION) for _ in range(HOST_TAIL_RUNS)),
+                          key=lambda m: m["p99_ms"])
+            measured = runs[len(runs) // 2]
             entry["one_connection"][path] = measured
             print(f"  {kind:20} {path:14} c=1 {measured['rps']:8.0f} req/s p50 {measured['p50_ms']:.3f} ms "
                   f"p99 {measured['p99_ms']:.3f} ms", flush=True)
@@ -699,9 +705,33 @@ def svg_chart(results):
     return header + "".join(parts) + note + "</svg>\n"
 
 
+def int_keys(table):
+    """JSON keeps the todo counts that key some tables as strings; give them back as ints."""
+    return {int(k) if k.isdigit() else k: v for k, v in table.items()}
+
+
+def write_results(results):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if QUICK else ""
+    (RESULTS / f"results{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"results{suffix}.md").write_text(markdown(results))
+    (RESULTS / f"chart{suffix}.svg").write_text(svg_chart(results))
+    print((RESULTS / f"results{suffix}.md").read_text())
+
+
 def main():
     wasmtime, native = sys.argv[1], sys.argv[2]
     work = Path(tempfile.mkdtemp(prefix="todo-bench-"))
+    if os.environ.get("BENCH_ONLY") == "hosts":
+        # Measures the "where it really runs" section again into the last results.
+        suffix = "-quick" if QUICK else ""
+        results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
+        try:
+            results["hosts"] = hosts(wasmtime, native, work)
+            write_results(results)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         subprocess.run([wasmtime, "compile", str(WASM["todo"]), "-o", str(WASM["todo"].with_suffix(".cwasm"))], check=True)
         results = {
@@ -731,12 +761,7 @@ def main():
         results["scaling"] = scaling(wasmtime, native, work)
         print("cost by revisions of one todo:", flush=True)
         results["revisions"] = revisions(wasmtime, native, work)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        suffix = "-quick" if QUICK else ""
-        (RESULTS / f"results{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
-        (RESULTS / f"results{suffix}.md").write_text(markdown(results))
-        (RESULTS / f"chart{suffix}.svg").write_text(svg_chart(results))
-        print((RESULTS / f"results{suffix}.md").read_text())
+        write_results(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
