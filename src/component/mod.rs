@@ -56,7 +56,7 @@ impl Guest for TodoComponent {
         let status = response.status().as_u16();
         send(response, response_out);
         // Only now close the store: on Spin, closing its SQLite connection runs in the host
-        // (sqlite3_close, some 60 µs here), and the client need not wait for it.
+        // (sqlite3_close, 30-45 µs here), and the client need not wait for it.
         drop(store);
         // Integer arithmetic keeps float formatting (some 15 KB) out of the component.
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
