@@ -198,25 +198,28 @@ fn a_list_filters_pages_and_counts_in_id_order<F: Fixture>() {
     assert_eq!(page(Some(false), 1, 1), (vec![5], 3));
 }
 
+/// X-Total-Count of all todos, the complete ones and the open ones.
+fn totals_of(store: &impl Store) -> (u64, u64, u64) {
+    let total = |is_complete| {
+        store
+            .list(&ListQuery {
+                is_complete,
+                offset: 0,
+                limit: 1,
+            })
+            .unwrap()
+            .total
+    };
+    (total(None), total(Some(true)), total(Some(false)))
+}
+
 fn totals_follow_completion_changes_deletes_and_refused_writes<F: Fixture>() {
     let fixture = F::new();
     let store = fixture.open();
     for n in 1..=6 {
         store.create(&fields(&format!("t{n}"), n > 4)).unwrap();
     }
-    let totals = || {
-        let total = |is_complete| {
-            store
-                .list(&ListQuery {
-                    is_complete,
-                    offset: 0,
-                    limit: 1,
-                })
-                .unwrap()
-                .total
-        };
-        (total(None), total(Some(true)), total(Some(false)))
-    };
+    let totals = || totals_of(&store);
     assert_eq!(totals(), (6, 2, 4));
     store.update(id(1), 1, &fields("done", true)).unwrap();
     assert_eq!(totals(), (6, 3, 3));
@@ -448,22 +451,9 @@ fn a_database_counted_by_triggers_moves_to_counting_writes_with_its_totals() {
     )
     .unwrap();
     let store = fixture.open();
-    let total = |is_complete| {
-        store
-            .list(&ListQuery {
-                is_complete,
-                offset: 0,
-                limit: 10,
-            })
-            .unwrap()
-            .total
-    };
     // A write migrates first (it finds no todo_totals), and is counted once.
     store.create(&fields("d", true)).unwrap();
-    assert_eq!(
-        (total(None), total(Some(true)), total(Some(false))),
-        (4, 3, 1)
-    );
+    assert_eq!(totals_of(&store), (4, 3, 1));
     let left: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' OR name = 'todo_counts'",
@@ -489,25 +479,9 @@ fn the_sqlite_store_counts_todos_written_before_it_kept_counts() {
     )
     .unwrap();
     let store = fixture.open();
-    let total = |is_complete| {
-        store
-            .list(&ListQuery {
-                is_complete,
-                offset: 0,
-                limit: 10,
-            })
-            .unwrap()
-            .total
-    };
-    assert_eq!(
-        (total(None), total(Some(true)), total(Some(false))),
-        (3, 2, 1)
-    );
+    assert_eq!(totals_of(&store), (3, 2, 1));
     store.create(&fields("d", true)).unwrap();
-    assert_eq!(
-        (total(None), total(Some(true)), total(Some(false))),
-        (4, 3, 1)
-    );
+    assert_eq!(totals_of(&store), (4, 3, 1));
 }
 
 #[test]
