@@ -79,7 +79,8 @@ bench-build: tools build build-spin
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-# Under 10 minutes; BENCH_QUICK=1 for a smoke run. Results in bench/results/.
+# About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it
+# really runs" section alone. Results in bench/results/.
 bench: bench-build
 	python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 
