@@ -163,13 +163,7 @@ impl<E: SqlExecutor> SqliteStore<E> {
 
     /// Runs a write transaction, creating the schema first if the database has none yet.
     fn write(&self, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
-        match self.db.transaction(statements) {
-            Err(SqlError(message)) if message.contains("no such table") => {
-                self.migrate()?;
-                self.db.transaction(statements).map_err(unavailable)
-            }
-            other => other.map_err(unavailable),
-        }
+        self.with_schema(|| self.db.transaction(statements))
     }
 
     fn raw(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Vec<Vec<SqlValue>>> {
@@ -177,11 +171,16 @@ impl<E: SqlExecutor> SqliteStore<E> {
     }
 
     /// Runs a statement, creating the schema first if the database has none yet.
-    fn run(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Vec<Vec<SqlValue>>> {
-        match self.db.execute(sql, params) {
+    fn run(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
+        self.with_schema(|| self.db.execute(sql, params))
+    }
+
+    /// Runs `attempt`; where it finds no table, migrates and runs it once more.
+    fn with_schema<T>(&self, attempt: impl Fn() -> Result<T, SqlError>) -> StoreResult<T> {
+        match attempt() {
             Err(SqlError(message)) if message.contains("no such table") => {
                 self.migrate()?;
-                self.raw(sql, params)
+                attempt().map_err(unavailable)
             }
             other => other.map_err(unavailable),
         }
