@@ -34,15 +34,13 @@ impl Problem {
         }
     }
 
-    /// A `400` naming each invalid field.
-    pub fn validation(errors: FieldErrors) -> Self {
+    /// This problem with per-field messages, titled as ASP.NET Core titles validation
+    /// problems.
+    pub fn with_field_errors(self, errors: FieldErrors) -> Self {
         Self {
             title: "One or more validation errors occurred.",
             errors: Some(errors),
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "The request has fields that are missing or invalid; see errors.",
-            )
+            ..self
         }
     }
 

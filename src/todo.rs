@@ -41,6 +41,25 @@ impl TodoId {
         segment.parse::<i64>().ok().and_then(Self::new)
     }
 
+    /// Parses the id segment of `/todos/{id}` as the seed sample's `int id` route
+    /// binding parses it (.NET `int.TryParse`, invariant culture): optional white space
+    /// around, an optional sign, ASCII digits, leading zeros allowed. `Err` when it is not
+    /// such an integer or does not fit an `i64` (the seed answers `400`); `Ok(None)` when
+    /// it is one but no todo can have it (zero or negative: `404`).
+    pub fn parse_route_value(segment: &str) -> Result<Option<Self>, ()> {
+        let number = segment.trim_matches(|c: char| c == ' ' || ('\t'..='\r').contains(&c));
+        let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        number
+            .strip_prefix('+')
+            .unwrap_or(number)
+            .parse::<i64>()
+            .map(Self::new)
+            .map_err(drop)
+    }
+
     pub fn get(self) -> i64 {
         self.0
     }
@@ -154,6 +173,34 @@ impl Todo {
     }
 }
 
+/// `text` case-folded for matching that ignores case: each character replaced by one
+/// representative of its class under Unicode simple case folding (CaseFolding.txt,
+/// statuses C and S), so that the string keeps its length in characters. The
+/// representative is the lowercase of the uppercase where both are one character
+/// (`ſ`, `S` and `s` meet at `s`; `ς`, `Σ` and `σ` at `σ`), the character itself where a
+/// mapping takes several (`ß`, `İ`). Titles are searched and sorted by this.
+pub fn fold_case(text: &str) -> String {
+    text.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    fn single(mut mapped: impl Iterator<Item = char>) -> Option<char> {
+        let first = mapped.next()?;
+        mapped.next().is_none().then_some(first)
+    }
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    // Dotless ı uppercases to I, but folds to itself (only Turkic folding joins them).
+    if c == '\u{131}' {
+        return c;
+    }
+    let upper = single(c.to_uppercase()).unwrap_or(c);
+    single(upper.to_lowercase())
+        .or_else(|| single(c.to_lowercase()))
+        .unwrap_or(c)
+}
+
 /// Validation messages per wire field name, as RFC 9457 `errors` carries them.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
@@ -164,15 +211,12 @@ fn add_error(errors: &mut FieldErrors, field: &str, message: impl Into<String>) 
         .push(message.into());
 }
 
-/// The member `name` of a request body. As in ASP.NET Core's web JSON defaults, which the
-/// seed sample's clients rely on, names match regardless of case (`Title` is `title`); an
-/// exact match wins.
+/// The members of a todo a request body may set, as the API reads them; the body reader
+/// matches names regardless of case and keeps only these (`crate::api`'s body rules).
+pub const MEMBERS: &[&str] = &["title", "isComplete", "dueBy"];
+
 fn member<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.get(name).or_else(|| {
-        body.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
+    body.get(name)
 }
 
 /// The body of `POST /todos` and `PUT /todos/{id}`: a whole todo. `title` is required,
@@ -344,6 +388,52 @@ mod tests {
     }
 
     #[test]
+    fn route_ids_parse_as_the_seeds_int_binding_parses_them() {
+        let id = |segment| TodoId::parse_route_value(segment).map(|id| id.map(TodoId::get));
+        for (segment, expected) in [
+            ("7", 7),
+            ("007", 7),
+            ("+7", 7),
+            (" 7 ", 7),
+            ("\t7", 7),
+            ("9223372036854775807", i64::MAX),
+        ] {
+            assert_eq!(id(segment), Ok(Some(expected)), "{segment:?}");
+        }
+        for names_nothing in ["0", "-1", "-0", "+0"] {
+            assert_eq!(id(names_nothing), Ok(None), "{names_nothing:?}");
+        }
+        for not_an_int in ["", "abc", "1.0", "1e3", "--1", "+-1", "+", "9223372036854775808", "١", "7a", "0x7"] {
+            assert_eq!(id(not_an_int), Err(()), "{not_an_int:?}");
+        }
+    }
+
+    #[test]
+    fn case_folding_joins_what_simple_case_folding_joins_and_nothing_more() {
+        for (a, b) in [
+            ("MILK", "milk"),
+            ("Straße", "STRAẞE"),
+            ("ſ", "S"),
+            ("ς", "Σ"),
+            ("σ", "Σ"),
+            ("µ", "Μ"),
+            ("K", "k"),
+            ("Ǆ", "ǅ"),
+            ("ᲀ", "в"),
+            ("Ꭰ", "ꭰ"),
+            ("ϑ", "Θ"),
+            ("ᾼ", "ᾳ"),
+        ] {
+            assert_eq!(fold_case(a), fold_case(b), "{a} ~ {b}");
+        }
+        for (a, b) in [("ı", "i"), ("İ", "i"), ("ß", "ss"), ("é", "e")] {
+            assert_ne!(fold_case(a), fold_case(b), "{a} !~ {b}");
+        }
+        let long = "Ǆſß".repeat(100);
+        assert_eq!(fold_case(&long).chars().count(), long.chars().count());
+    }
+
+    #[test]
     fn a_blank_title_is_rejected() {
         assert!(Title::parse("   \t".into(), 10).is_err());
         assert!(Title::parse(String::new(), 10).is_err());
@@ -408,23 +498,6 @@ mod tests {
         );
         let errors = parse_new_todo(&object(json!({})), DEFAULT_MAX_TITLE_CHARS).unwrap_err();
         assert!(errors.contains_key("title"));
-    }
-
-    #[test]
-    fn member_names_match_regardless_of_case_as_the_seed_accepts_them() {
-        let fields = parse_new_todo(
-            &object(json!({"Title": "a", "ISCOMPLETE": true, "dueby": null})),
-            DEFAULT_MAX_TITLE_CHARS,
-        )
-        .unwrap();
-        assert_eq!(fields.title.as_str(), "a");
-        assert!(fields.is_complete);
-        let exact_wins = parse_new_todo(
-            &object(json!({"TITLE": "b", "title": "a"})),
-            DEFAULT_MAX_TITLE_CHARS,
-        )
-        .unwrap();
-        assert_eq!(exact_wins.title.as_str(), "a");
     }
 
     #[test]

@@ -40,21 +40,18 @@ impl Guest for TodoComponent {
         let started = Instant::now();
         let request = match into_http_request(request) {
             Ok(request) => request,
-            Err(message) => {
-                // The host handed us something http cannot represent (a bad method or URI).
-                let problem = crate::problem::Problem::new(http::StatusCode::BAD_REQUEST, message);
-                return send(problem.into_response(), response_out);
-            }
+            // The host handed us something http cannot represent (a bad method or URI).
+            Err(cause) => return send(api::unreadable_request(cause), false, response_out),
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let store = host_store();
         let response = match read_config() {
             Ok(config) => api::handle(&store, &config, request),
-            Err(error) => api::misconfigured(&error),
+            Err(error) => api::misconfigured(error),
         };
         let status = response.status().as_u16();
-        send(response, response_out);
+        send(response, method == http::Method::HEAD, response_out);
         // Only now close the store: on Spin, closing its SQLite connection runs in the host
         // (sqlite3_close, 30-45 µs here), and the client need not wait for it.
         drop(store);
@@ -141,7 +138,7 @@ fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReade
         WasiMethod::Trace => http::Method::TRACE,
         WasiMethod::Patch => http::Method::PATCH,
         WasiMethod::Other(other) => http::Method::from_bytes(other.as_bytes())
-            .map_err(|_| format!("'{other}' is not an HTTP method."))?,
+            .map_err(|_| format!("'{other}' is not an HTTP method"))?,
     };
     let uri = request.path_with_query().unwrap_or_else(|| "/".to_owned());
     let mut builder = http::Request::builder().method(method).uri(&uri);
@@ -151,7 +148,7 @@ fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReade
     let body = BodyReader::new(request);
     builder
         .body(body)
-        .map_err(|error| format!("The request cannot be read: {error}."))
+        .map_err(|error| format!("{error} (URI {uri:?})"))
 }
 
 /// The request body as `std::io::Read`, pulled from the host only as far as it is read,
@@ -199,7 +196,7 @@ impl Read for BodyReader {
     }
 }
 
-/// Writes `response` to the host, complete: with `Content-Length`, and with the body
+/// Writes `response` (the answer to a `HEAD` when `to_head`) to the host, complete: with `Content-Length`, and with the body
 /// written and finished before the response is handed over, whenever the host's stream
 /// takes the whole body before anyone reads it (wasmtime-wasi-http buffers a few chunks of
 /// up to 1 MiB each). A server that gets the head first and the body after writes them in
@@ -208,14 +205,20 @@ impl Read for BodyReader {
 /// buffers is handed over first and streamed after, so no answer can wait on itself.
 /// Failures here mean the client went away; there is nobody left to tell, so they are
 /// only logged.
-fn send(response: http::Response<Vec<u8>>, response_out: ResponseOutparam) {
-    let (parts, body) = response.into_parts();
+fn send(response: http::Response<Vec<u8>>, to_head: bool, response_out: ResponseOutparam) {
+    let (mut parts, body) = response.into_parts();
+    if to_head {
+        // The API gives a HEAD answer the length of the content it leaves out, but
+        // wasi:http holds a body to its Content-Length (an empty one then fails as
+        // HttpResponseBodySize), so it goes: RFC 9110 §8.6 lets a HEAD answer omit it.
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+    }
     let mut headers: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
-    if has_content(parts.status) {
+    if has_content(parts.status) && !to_head {
         let length = body.len().to_string();
         headers.push(("content-length".to_owned(), length.into_bytes()));
     }

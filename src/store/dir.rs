@@ -850,6 +850,29 @@ impl<R: DirReader> DirStore<R> {
     }
 }
 
+impl<R: DirReader> DirStore<R> {
+    /// A list searched by title or in another order than by id: every todo is read,
+    /// filtered, put in order and windowed (counts only know completion and id order).
+    fn list_searched(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        let mut matching = Vec::new();
+        for id in self.all_ids()? {
+            if let Some((revision, Some(todo))) = self.current(id)?
+                && query.admits(&todo)
+            {
+                matching.push(Versioned { todo, revision });
+            }
+        }
+        query.sort(&mut matching);
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok(ListPage { items, total })
+    }
+}
+
 /// A fresh epoch token.
 fn new_epoch() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
@@ -896,6 +919,9 @@ impl<R: DirReader> Store for DirStore<R> {
             .is_ok_and(|names| names.is_some_and(|names| !names.is_empty()))
         {
             self.sweep_stale_staging_files();
+        }
+        if !query.is_by_id_and_completion() {
+            return self.list_searched(query);
         }
         match self.list_by_counts(query)? {
             Some(page) => Ok(page),

@@ -8,9 +8,10 @@
 pub mod dir;
 pub mod sqlite;
 
+use std::cmp::Reverse;
 use std::fmt;
 
-use crate::todo::{Todo, TodoFields, TodoId};
+use crate::todo::{DueDate, Todo, TodoFields, TodoId, fold_case};
 
 /// A todo as stored, with the revision its `ETag` is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,22 +20,85 @@ pub struct Versioned {
     pub revision: u64,
 }
 
-/// Which todos `list` returns: an optional completion filter, then a window in id order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which todos `list` returns: the filters, the order, then a window of that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     pub is_complete: Option<bool>,
+    /// Only todos whose case-folded title ([`fold_case`]) contains this text, itself
+    /// already folded.
+    pub title_contains: Option<String>,
+    pub sort: Sort,
     pub offset: u64,
     pub limit: u64,
 }
 
-impl ListQuery {
-    /// Whether `todo` passes the completion filter.
-    pub fn admits(&self, todo: &Todo) -> bool {
-        self.is_complete.is_none_or(|flag| flag == todo.is_complete)
+/// Every todo, by id.
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            is_complete: None,
+            title_contains: None,
+            sort: Sort::Id,
+            offset: 0,
+            limit: u64::MAX,
+        }
     }
 }
 
-/// One window of todos in id order, and how many todos match the filter in all.
+/// The orders a list can be in. Ties are broken by id, in the same direction, so every
+/// order is total and pages never overlap; a descending order is the exact reverse of its
+/// ascending one, except that todos without a due date come last in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Id,
+    IdDescending,
+    DueBy,
+    DueByDescending,
+    /// By case-folded title, compared code point by code point.
+    Title,
+    TitleDescending,
+}
+
+impl ListQuery {
+    /// Whether `todo` passes the filters.
+    pub fn admits(&self, todo: &Todo) -> bool {
+        self.is_complete.is_none_or(|flag| flag == todo.is_complete)
+            && self
+                .title_contains
+                .as_deref()
+                .is_none_or(|text| fold_case(todo.title.as_str()).contains(text))
+    }
+
+    /// Whether only the completion filter and id order are asked for: the lists that
+    /// stores keep totals for.
+    pub fn is_by_id_and_completion(&self) -> bool {
+        self.title_contains.is_none() && self.sort == Sort::Id
+    }
+
+    /// Puts `items` in this query's order.
+    pub fn sort(&self, items: &mut [Versioned]) {
+        let due = |stored: &Versioned| {
+            let date = stored.todo.due_by.as_ref().map(DueDate::as_str);
+            // Undated last, in either direction.
+            (date.is_none(), date.map(str::to_owned))
+        };
+        let title = |stored: &Versioned| fold_case(stored.todo.title.as_str());
+        let id = |stored: &Versioned| stored.todo.id;
+        match self.sort {
+            Sort::Id => items.sort_by_key(id),
+            Sort::IdDescending => items.sort_by_key(|s| Reverse(id(s))),
+            Sort::DueBy => items.sort_by_cached_key(|s| (due(s), id(s))),
+            Sort::DueByDescending => items.sort_by_cached_key(|s| {
+                let (undated, date) = due(s);
+                (undated, Reverse((date, id(s))))
+            }),
+            Sort::Title => items.sort_by_cached_key(|s| (title(s), id(s))),
+            Sort::TitleDescending => items.sort_by_cached_key(|s| Reverse((title(s), id(s)))),
+        }
+    }
+}
+
+/// One window of todos in the asked order, and how many todos match the filters in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPage {
     pub items: Vec<Versioned>,

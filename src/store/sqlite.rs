@@ -15,8 +15,8 @@
 //! the rest of a `GET /todos/{id}` in the component (docs/performance.md). Writes keep
 //! the totals themselves, in the same transaction as the todo they change.
 
-use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
-use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId};
+use super::{ListPage, ListQuery, Sort, Store, StoreError, StoreResult, Versioned, Written};
+use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId, fold_case};
 
 /// A value bound to or read from a statement: the subset of SQLite's types used here.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,18 +77,31 @@ pub fn run_transaction(
     Ok(results)
 }
 
+/// One step of a schema migration.
+enum Step {
+    Sql(&'static str),
+    /// `ALTER TABLE … ADD COLUMN`, which SQLite cannot make conditional: a column that
+    /// another instance migrating at the same moment added already counts as done.
+    AddColumn(&'static str),
+    /// Fills `title_folded` where it is unset: ASCII titles in SQL, the others through
+    /// [`fold_case`] (SQLite's `lower` knows only ASCII).
+    FoldTitles,
+}
+
+use Step::{AddColumn, FoldTitles, Sql};
+
 /// Schema versions in order; each runs once, and is safe to run twice should two
 /// instances migrate at the same moment.
-const MIGRATIONS: &[&[&str]] = &[
+const MIGRATIONS: &[&[Step]] = &[
     &[
-        "CREATE TABLE IF NOT EXISTS todos (
+        Sql("CREATE TABLE IF NOT EXISTS todos (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             is_complete INTEGER NOT NULL DEFAULT 0,
             due_by TEXT,
             revision INTEGER NOT NULL DEFAULT 1
-        )",
-        "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
+        )"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)"),
     ],
     // 2: totals kept by triggers, in table `todo_counts`. Replaced by 3 and empty now,
     // so that no database is given triggers again: two instances migrating a new database
@@ -102,17 +115,27 @@ const MIGRATIONS: &[&[&str]] = &[
     // first, then the totals are counted in one statement: a write before it is counted
     // by it, a write after it counts itself.
     &[
-        "DROP TRIGGER IF EXISTS todo_counts_insert",
-        "DROP TRIGGER IF EXISTS todo_counts_delete",
-        "DROP TRIGGER IF EXISTS todo_counts_update",
-        "CREATE TABLE IF NOT EXISTS todo_totals (
+        Sql("DROP TRIGGER IF EXISTS todo_counts_insert"),
+        Sql("DROP TRIGGER IF EXISTS todo_counts_delete"),
+        Sql("DROP TRIGGER IF EXISTS todo_counts_update"),
+        Sql("CREATE TABLE IF NOT EXISTS todo_totals (
             is_complete INTEGER PRIMARY KEY,
             total INTEGER NOT NULL
-        )",
-        "INSERT OR REPLACE INTO todo_totals (is_complete, total)
+        )"),
+        Sql("INSERT OR REPLACE INTO todo_totals (is_complete, total)
             SELECT 0, (SELECT COUNT(*) FROM todos WHERE is_complete = 0)
-            UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)",
-        "DROP TABLE IF EXISTS todo_counts",
+            UNION ALL SELECT 1, (SELECT COUNT(*) FROM todos WHERE is_complete = 1)"),
+        Sql("DROP TABLE IF EXISTS todo_counts"),
+    ],
+    // 4: search and sort by title. Titles are matched and ordered case-folded (Unicode
+    // simple case folding), which SQLite cannot compute, so each write stores the folded
+    // title beside the title. A write of this release to a version-3 database finds no
+    // such column and migrates first.
+    &[
+        AddColumn("ALTER TABLE todos ADD COLUMN title_folded TEXT"),
+        FoldTitles,
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_title ON todos (title_folded, id)"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_due_by ON todos (due_by, id)"),
     ],
 ];
 
@@ -150,8 +173,8 @@ impl<E: SqlExecutor> SqliteStore<E> {
             if version <= current {
                 continue;
             }
-            for statement in *statements {
-                self.raw(statement, &[])?;
+            for step in *statements {
+                self.run_step(step)?;
             }
             self.raw(
                 "INSERT OR IGNORE INTO schema_migrations (version) VALUES (?)",
@@ -159,6 +182,34 @@ impl<E: SqlExecutor> SqliteStore<E> {
             )?;
         }
         Ok(())
+    }
+
+    fn run_step(&self, step: &Step) -> StoreResult<()> {
+        match step {
+            Sql(sql) => self.raw(sql, &[]).map(drop),
+            AddColumn(sql) => match self.db.execute(sql, &[]) {
+                Err(SqlError(message)) if message.contains("duplicate column name") => Ok(()),
+                other => other.map(drop).map_err(unavailable),
+            },
+            FoldTitles => {
+                self.raw(
+                    "UPDATE todos SET title_folded = lower(title) \
+                     WHERE title_folded IS NULL AND length(CAST(title AS BLOB)) = length(title)",
+                    &[],
+                )?;
+                let rows = self.raw("SELECT id, title FROM todos WHERE title_folded IS NULL", &[])?;
+                for row in rows {
+                    if let [id @ SqlValue::Integer(_), SqlValue::Text(title)] = row.as_slice() {
+                        // Unless a write changed the title meanwhile (and folded it itself).
+                        self.raw(
+                            "UPDATE todos SET title_folded = ? WHERE id = ? AND title = ?",
+                            &[SqlValue::Text(fold_case(title)), id.clone(), SqlValue::Text(title.clone())],
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Runs a write transaction, creating the schema first if the database has none yet.
@@ -175,10 +226,13 @@ impl<E: SqlExecutor> SqliteStore<E> {
         self.with_schema(|| self.db.execute(sql, params))
     }
 
-    /// Runs `attempt`; where it finds no table, migrates and runs it once more.
+    /// Runs `attempt`; where it finds no table or column of the newest schema, migrates and
+    /// runs it once more.
     fn with_schema<T>(&self, attempt: impl Fn() -> Result<T, SqlError>) -> StoreResult<T> {
         match attempt() {
-            Err(SqlError(message)) if message.contains("no such table") => {
+            Err(SqlError(message))
+                if message.contains("no such table") || message.contains("no such column") =>
+            {
                 self.migrate()?;
                 attempt().map_err(unavailable)
             }
@@ -204,8 +258,8 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(1));
         let insert = format!(
-            "INSERT INTO todos (title, is_complete, due_by, revision) VALUES (?, ?, ?, ?) \
-             RETURNING {COLUMNS}"
+            "INSERT INTO todos (title, is_complete, due_by, title_folded, revision) \
+             VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         );
         let state = [completion(fields)];
         let results = self.write(&[(&insert, &params), (COUNT_ONE_MORE, &state)])?;
@@ -224,6 +278,9 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        if !query.is_by_id_and_completion() {
+            return self.search(query);
+        }
         // Bounds beyond i64 cannot select anything more than i64::MAX does.
         let window = [
             SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)),
@@ -268,8 +325,8 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
         params.push(SqlValue::Integer(id.get()));
         params.push(revision_param(expected_revision));
         let update = format!(
-            "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, revision = revision + 1 \
-             WHERE id = ? AND revision = ? RETURNING {COLUMNS}"
+            "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, title_folded = ?, \
+             revision = revision + 1 WHERE id = ? AND revision = ? RETURNING {COLUMNS}"
         );
         // Moves one from the old state's total to the new one's, if the todo is there at
         // that revision and its state changes: the same condition as the update after it.
@@ -319,6 +376,57 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
 }
 
 impl<E: SqlExecutor> SqliteStore<E> {
+    /// A list searched by title or in another order than by id. The total comes from the
+    /// same statement as the page (`COUNT(*) OVER ()`), so the two always agree; only a
+    /// page past the end, which has no row to carry it, counts separately.
+    fn search(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(flag) = query.is_complete {
+            conditions.push("is_complete = ?");
+            params.push(SqlValue::Integer(i64::from(flag)));
+        }
+        if let Some(text) = &query.title_contains {
+            conditions.push("title_folded LIKE ? ESCAPE '\\'");
+            params.push(SqlValue::Text(format!("%{}%", like_escaped(text))));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let order = match query.sort {
+            Sort::Id => "id",
+            Sort::IdDescending => "id DESC",
+            Sort::DueBy => "due_by IS NULL, due_by, id",
+            Sort::DueByDescending => "due_by IS NULL, due_by DESC, id DESC",
+            Sort::Title => "title_folded, id",
+            Sort::TitleDescending => "title_folded DESC, id DESC",
+        };
+        let mut page_params = params.clone();
+        page_params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        page_params.push(SqlValue::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+        let rows = self.run(
+            &format!(
+                "SELECT {COLUMNS}, COUNT(*) OVER () FROM todos {filter} ORDER BY {order} \
+                 LIMIT ? OFFSET ?"
+            ),
+            &page_params,
+        )?;
+        let total = match rows.first() {
+            Some(row) => revision_at(row, 5)?,
+            None => {
+                let count = self.run(&format!("SELECT COUNT(*) FROM todos {filter}"), &params)?;
+                count.first().map(|row| revision_at(row, 0)).transpose()?.unwrap_or(0)
+            }
+        };
+        let items = rows
+            .iter()
+            .map(|row| versioned_from_row(row))
+            .collect::<StoreResult<_>>()?;
+        Ok(ListPage { items, total })
+    }
+
     /// Why a conditional write touched no row: the todo is gone, or its revision moved on.
     fn missed<T>(&self, id: TodoId) -> StoreResult<Written<T>> {
         Ok(match self.current_revision(id)? {
@@ -326,6 +434,18 @@ impl<E: SqlExecutor> SqliteStore<E> {
             None => Written::NotFound,
         })
     }
+}
+
+/// `text` as a `LIKE` pattern that matches it literally, under `ESCAPE '\'`.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn unavailable(SqlError(message): SqlError) -> StoreError {
@@ -337,6 +457,7 @@ fn completion(fields: &TodoFields) -> SqlValue {
     SqlValue::Integer(i64::from(fields.is_complete))
 }
 
+/// `title`, `is_complete`, `due_by` and `title_folded` of `fields`.
 fn field_params(fields: &TodoFields) -> Vec<SqlValue> {
     vec![
         SqlValue::Text(fields.title.as_str().to_owned()),
@@ -344,6 +465,7 @@ fn field_params(fields: &TodoFields) -> Vec<SqlValue> {
         fields.due_by.as_ref().map_or(SqlValue::Null, |date| {
             SqlValue::Text(date.as_str().to_owned())
         }),
+        SqlValue::Text(fold_case(fields.title.as_str())),
     ]
 }
 

@@ -1,0 +1,269 @@
+//! The handlers, one per operation. [`run`] first resolves the operation's target (the
+//! checks that answer before any precondition: the todo exists, the query and the body's
+//! headers are right), evaluates the preconditions against it, and only then lets the
+//! handler read the body and write.
+
+use std::io::Read;
+
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use serde::Serialize;
+
+use super::body::{self, JSON, MERGE_PATCH};
+use super::failure::Failure;
+use super::preconditions::{Preconditions, Verdict};
+use super::query::ListParams;
+use super::route::{Operation, Route};
+use crate::config::Limits;
+use crate::store::{Store, Versioned, Written};
+use crate::todo::{self, TodoFields, TodoId, TodoPatch};
+
+/// Every status a handler succeeds with.
+pub const SUCCESS_STATUSES: &[StatusCode] = &[
+    StatusCode::OK,
+    StatusCode::CREATED,
+    StatusCode::NO_CONTENT,
+    StatusCode::NOT_MODIFIED,
+];
+/// How often a write re-reads and retries after losing a race (and its preconditions
+/// still hold on the todo that won).
+const WRITE_RETRIES: usize = 16;
+
+pub type Answer = Result<Response<Vec<u8>>, Failure>;
+
+/// The parts of a request a handler reads.
+pub struct Incoming<'a, B> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub query: Option<&'a str>,
+    pub body: B,
+    pub limits: &'a Limits,
+    pub preconditions: Preconditions,
+}
+
+/// An operation with its target found.
+enum Resolved {
+    List(ListParams),
+    Create,
+    Get(Versioned),
+    Replace(Versioned),
+    Patch(Versioned),
+    Delete(Versioned),
+    Health,
+    Ready,
+    OpenApi,
+    Describe(Route),
+}
+
+pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming<'_, B>) -> Answer {
+    let resolved = resolve(store, operation, &request)?;
+    let tag = match &resolved {
+        Resolved::Get(current)
+        | Resolved::Replace(current)
+        | Resolved::Patch(current)
+        | Resolved::Delete(current) => Some(etag(current.revision)),
+        _ => None,
+    };
+    if request.preconditions.evaluate(request.method, tag.as_deref())? == Verdict::NotModified {
+        let mut response = empty(StatusCode::NOT_MODIFIED);
+        if let Some(tag) = &tag {
+            insert_etag(&mut response, tag);
+        }
+        return Ok(response);
+    }
+    match resolved {
+        Resolved::List(params) => list_todos(store, &params),
+        Resolved::Create => create_todo(store, request),
+        Resolved::Get(current) => Ok(todo_response(StatusCode::OK, &current)),
+        Resolved::Replace(current) => replace_todo(store, current, request),
+        Resolved::Patch(current) => patch_todo(store, current, request),
+        Resolved::Delete(current) => delete_todo(store, current, &request),
+        Resolved::Health => Ok(text(StatusCode::OK, "Healthy")),
+        Resolved::Ready => {
+            store.check_ready()?;
+            Ok(text(StatusCode::OK, "Healthy"))
+        }
+        Resolved::OpenApi => Ok(json_bytes(
+            StatusCode::OK,
+            super::OPENAPI_JSON.as_bytes().to_vec(),
+        )),
+        Resolved::Describe(route) => {
+            let mut response = empty(StatusCode::NO_CONTENT);
+            if let Ok(allow) = HeaderValue::try_from(route.allow_header()) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// The checks that take precedence over preconditions (RFC 9110 §13.2.1).
+fn resolve<S: Store, B>(store: &S, operation: Operation, request: &Incoming<'_, B>) -> Result<Resolved, Failure> {
+    let current = |id: TodoId| store.get(id)?.ok_or(Failure::NoTodo(id));
+    let declared = |accepted| body::check_declared(request.headers, accepted, request.limits.max_body_bytes);
+    Ok(match operation {
+        Operation::ListTodos => Resolved::List(ListParams::parse(request.query.unwrap_or(""))?),
+        Operation::CreateTodo => {
+            declared(&[JSON])?;
+            Resolved::Create
+        }
+        Operation::GetTodo(id) => Resolved::Get(current(id)?),
+        Operation::ReplaceTodo(id) => {
+            declared(&[JSON])?;
+            Resolved::Replace(current(id)?)
+        }
+        Operation::PatchTodo(id) => {
+            declared(&[MERGE_PATCH, JSON])?;
+            Resolved::Patch(current(id)?)
+        }
+        Operation::DeleteTodo(id) => Resolved::Delete(current(id)?),
+        Operation::Health => Resolved::Health,
+        Operation::Ready => Resolved::Ready,
+        Operation::OpenApi => Resolved::OpenApi,
+        Operation::Describe(route) => Resolved::Describe(route),
+    })
+}
+
+fn list_todos<S: Store>(store: &S, params: &ListParams) -> Answer {
+    let page = store.list(&params.store_query())?;
+    let todos: Vec<_> = page.items.iter().map(|stored| &stored.todo).collect();
+    let mut response = json(StatusCode::OK, &todos);
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if let Some(link) = params.link_header(page.total)
+        && let Ok(value) = HeaderValue::try_from(link)
+    {
+        headers.insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer {
+    let fields = new_todo(request)?;
+    let stored = store.create(&fields)?;
+    let mut response = todo_response(StatusCode::CREATED, &stored);
+    let location = format!("/todos/{}", stored.todo.id);
+    if let Ok(value) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+fn replace_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incoming<'_, B>) -> Answer {
+    let (method, preconditions) = (request.method, &request.preconditions);
+    let limits = request.limits;
+    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
+    let fields = todo::parse_new_todo(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
+    let stored = write_conditionally(store, method, preconditions, current, |current| {
+        update_unless_same(store, current, &fields)
+    })?;
+    Ok(todo_response(StatusCode::OK, &stored))
+}
+
+fn patch_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incoming<'_, B>) -> Answer {
+    let (method, preconditions) = (request.method, &request.preconditions);
+    let limits = request.limits;
+    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
+    let patch = TodoPatch::parse(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
+    let stored = write_conditionally(store, method, preconditions, current, |current| {
+        update_unless_same(store, current, &patch.apply(&current.todo.fields()))
+    })?;
+    Ok(todo_response(StatusCode::OK, &stored))
+}
+
+/// Writes `fields` over `current`, unless they are what it holds already: then nothing
+/// is written and the todo keeps its revision, so its `ETag` stays valid for others.
+fn update_unless_same<S: Store>(store: &S, current: &Versioned, fields: &TodoFields) -> Result<Written<Versioned>, Failure> {
+    if *fields == current.todo.fields() {
+        return Ok(Written::Done(current.clone()));
+    }
+    Ok(store.update(current.todo.id, current.revision, fields)?)
+}
+
+fn delete_todo<S: Store, B>(store: &S, current: Versioned, request: &Incoming<'_, B>) -> Answer {
+    let id = current.todo.id;
+    write_conditionally(store, request.method, &request.preconditions, current, |current| {
+        Ok(store.delete(id, current.revision)?)
+    })?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Makes `write` against `current`. A write that lost a race reads the todo that won and,
+/// where the preconditions still hold on it, tries again: without `If-Match`, and with
+/// `If-Match: *`, it goes ahead; a listed tag is stale now, so that is `412`.
+fn write_conditionally<S: Store, T>(
+    store: &S,
+    method: &Method,
+    preconditions: &Preconditions,
+    mut current: Versioned,
+    write: impl Fn(&Versioned) -> Result<Written<T>, Failure>,
+) -> Result<T, Failure> {
+    let id = current.todo.id;
+    for _ in 0..WRITE_RETRIES {
+        match write(&current)? {
+            Written::Done(done) => return Ok(done),
+            Written::NotFound => return Err(Failure::NoTodo(id)),
+            Written::Conflict => {
+                current = store.get(id)?.ok_or(Failure::NoTodo(id))?;
+                preconditions.evaluate(method, Some(&etag(current.revision)))?;
+            }
+        }
+    }
+    Err(Failure::Contention(id))
+}
+
+fn new_todo<B: Read>(request: Incoming<'_, B>) -> Result<TodoFields, Failure> {
+    let limits = request.limits;
+    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
+    todo::parse_new_todo(&body, limits.max_title_chars).map_err(Failure::Invalid)
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers
+
+/// The strong entity tag of a revision.
+fn etag(revision: u64) -> String {
+    format!("\"{revision}\"")
+}
+
+fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Vec<u8>> {
+    // Todos are plain strings, numbers and booleans: serializing them cannot fail.
+    json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Vec<u8>> {
+    let mut response = Response::new(body.as_bytes().to_vec());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn empty(status: StatusCode) -> Response<Vec<u8>> {
+    let mut response = Response::new(Vec::new());
+    *response.status_mut() = status;
+    response
+}
+
+fn todo_response(status: StatusCode, stored: &Versioned) -> Response<Vec<u8>> {
+    let mut response = json(status, &stored.todo);
+    insert_etag(&mut response, &etag(stored.revision));
+    response
+}
+
+fn insert_etag(response: &mut Response<Vec<u8>>, tag: &str) {
+    if let Ok(value) = HeaderValue::try_from(tag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+}

@@ -1,0 +1,180 @@
+//! The HTTP API, host-independent: an `http::Request` in, an `http::Response` out.
+//!
+//! | request                | answer                                                       |
+//! |------------------------|--------------------------------------------------------------|
+//! | `GET /todos`           | `200`, a page of todos (`isComplete`, `title`, `sort`, `page`, `pageSize`) |
+//! | `POST /todos`          | `201`, `Location: /todos/{id}`                               |
+//! | `GET /todos/{id}`      | `200` with `ETag`                                            |
+//! | `PUT /todos/{id}`      | `200`, the whole todo replaced                               |
+//! | `PATCH /todos/{id}`    | `200`, a JSON Merge Patch applied                            |
+//! | `DELETE /todos/{id}`   | `204`                                                        |
+//! | `GET /healthz`         | `200` while the component runs                               |
+//! | `GET /readyz`          | `200` when the store answers, else `503`                     |
+//! | `GET /openapi.json`    | the OpenAPI 3.1 document of all of this                      |
+//! | `HEAD` wherever `GET`  | the same status and headers, no body                         |
+//! | `OPTIONS` on any path  | `204` with `Allow`                                           |
+//!
+//! A request goes through, in order: [`route`] (path and method to an operation; `404`,
+//! `405`), CORS preflights, bearer tokens ([`crate::jwt`]), the operation's own checks
+//! and its [`preconditions`] (`304`, `412`), then the handler reads the [`body`] and
+//! answers ([`handlers`]). Every failure is one [`failure::Failure`], answered as an
+//! RFC 9457 problem.
+
+mod body;
+mod failure;
+mod handlers;
+mod preconditions;
+mod query;
+mod route;
+
+use std::io::Read;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+
+pub use failure::{FAILURE_STATUSES, Failure};
+pub use handlers::SUCCESS_STATUSES;
+pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use route::{Operation, Route, routes};
+
+use crate::config::{Config, ConfigError};
+use crate::cors::Cors;
+use crate::jwt::{Rejected, TokenPolicy};
+use crate::store::Store;
+use failure::Denied;
+use handlers::Incoming;
+use preconditions::Preconditions;
+
+/// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
+/// `build.rs`); `tests/openapi.rs` keeps it in step with [`routes`].
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
+
+/// Every status the API answers with, for any input, sorted: what the handlers succeed
+/// with and what [`Failure`] answers (the README's tables; hostile-input tests hold every
+/// answer to this set).
+pub fn statuses() -> Vec<u16> {
+    let mut all: Vec<u16> = SUCCESS_STATUSES
+        .iter()
+        .chain(FAILURE_STATUSES)
+        .map(|status| status.as_u16())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Answers one request under `config`. The body is read only as far as the request
+/// needs and never past `config.limits.max_body_bytes + 1` bytes. Never panics on any input.
+pub fn handle<S: Store, B: Read>(
+    store: &S,
+    config: &Config,
+    request: Request<B>,
+) -> Response<Vec<u8>> {
+    let (parts, body) = request.into_parts();
+    let route = Route::parse(parts.uri.path());
+    if let Ok(route) = route
+        && Cors::is_preflight(&parts.method, &parts.headers)
+    {
+        return config.cors.preflight(&parts.headers, &route.allowed());
+    }
+    let answer = route.and_then(|route| {
+        let operation = route::operation(route, &parts.method).ok_or_else(|| {
+            Failure::MethodNotAllowed {
+                method: parts.method.clone(),
+                route,
+            }
+        })?;
+        authorize(config.auth.as_ref(), operation, &parts.headers)?;
+        let request = Incoming {
+            method: &parts.method,
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            body,
+            limits: &config.limits,
+            preconditions: Preconditions::parse(&parts.headers)?,
+        };
+        handlers::run(store, operation, request)
+    });
+    let mut response = answer.unwrap_or_else(Failure::into_response);
+    if parts.method == Method::HEAD {
+        without_content(&mut response);
+    }
+    config.cors.apply(&parts.headers, &mut response);
+    response
+}
+
+/// The answer to every request while a setting is invalid: `500`, naming the setting
+/// (its value and what is wrong with it go only to the log).
+pub fn misconfigured(error: ConfigError) -> Response<Vec<u8>> {
+    Failure::Misconfigured(error).into_response()
+}
+
+/// The answer to a request the host handed over that cannot be represented (a bad
+/// method or URI): `400`; `cause` goes only to the log.
+pub fn unreadable_request(cause: String) -> Response<Vec<u8>> {
+    Failure::Host(cause).into_response()
+}
+
+/// A `HEAD` answer: the `GET` answer's status and headers, with `Content-Length` giving
+/// the length of the content it leaves out (RFC 9110 §9.3.2, §8.6).
+fn without_content(response: &mut Response<Vec<u8>>) {
+    let length = std::mem::take(response.body_mut()).len();
+    if length > 0 {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+}
+
+/// Checks the bearer token where the policy asks for one: on every write, and on reads
+/// of todos when `protect_reads` is set. Probes, `OPTIONS` and the OpenAPI document stay
+/// open.
+fn authorize(
+    policy: Option<&TokenPolicy>,
+    operation: Operation,
+    headers: &HeaderMap,
+) -> Result<(), Failure> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let write = matches!(
+        operation,
+        Operation::CreateTodo
+            | Operation::ReplaceTodo(_)
+            | Operation::PatchTodo(_)
+            | Operation::DeleteTodo(_)
+    );
+    let reads_todos = matches!(operation, Operation::ListTodos | Operation::GetTodo(_));
+    if !(write || (policy.protect_reads && reads_todos)) {
+        return Ok(());
+    }
+    let token = bearer_token(headers).ok_or(Failure::Denied(Denied::NoToken))?;
+    let grant = policy
+        .verify(token, unix_now())
+        .map_err(|Rejected(why)| Failure::Denied(Denied::InvalidToken(why)))?;
+    match &policy.write_scope {
+        Some(scope) if write && !grant.has_scope(scope) => {
+            Err(Failure::Denied(Denied::MissingScope(scope.clone())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is
+/// case-insensitive). Several `Authorization` headers are ambiguous: no token.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Seconds since the Unix epoch on the host's wall clock (`wasi:clocks` in the component).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
