@@ -46,18 +46,18 @@ impl TodoId {
     /// around, an optional sign, ASCII digits, leading zeros allowed. `Err` when it is not
     /// such an integer or does not fit an `i64` (the seed answers `400`); `Ok(None)` when
     /// it is one but no todo can have it (zero or negative: `404`).
-    pub fn parse_route_value(segment: &str) -> Result<Option<Self>, ()> {
+    pub fn parse_route_value(segment: &str) -> Result<Option<Self>, NotAnInteger> {
         let number = segment.trim_matches(|c: char| c == ' ' || ('\t'..='\r').contains(&c));
         let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
+            return Err(NotAnInteger);
         }
         number
             .strip_prefix('+')
             .unwrap_or(number)
             .parse::<i64>()
             .map(Self::new)
-            .map_err(drop)
+            .map_err(|_| NotAnInteger)
     }
 
     pub fn get(self) -> i64 {
@@ -70,6 +70,10 @@ impl fmt::Display for TodoId {
         self.0.fmt(f)
     }
 }
+
+/// A route value that does not bind as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAnInteger;
 
 /// A title: not blank, at most the given number of characters. Kept as given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,29 +180,54 @@ impl Todo {
 /// `text` case-folded for matching that ignores case: each character replaced by one
 /// representative of its class under Unicode simple case folding (CaseFolding.txt,
 /// statuses C and S), so that the string keeps its length in characters. The
-/// representative is the lowercase of the uppercase where both are one character
-/// (`ſ`, `S` and `s` meet at `s`; `ς`, `Σ` and `σ` at `σ`), the character itself where a
-/// mapping takes several (`ß`, `İ`). Titles are searched and sorted by this.
+/// representative is the character's lowercase where that is one character, after
+/// [`FOLDS_OF_LOWERCASE`]; where the lowercase takes several (`İ`), the character itself.
+/// Titles are searched and sorted by this.
 pub fn fold_case(text: &str) -> String {
     text.chars().map(fold_char).collect()
 }
 
+/// The lowercase letters that simple case folding maps to another letter (`ſ` is `s`,
+/// final `ς` is `σ`): every other class meets at its lowercase. A test holds this table to
+/// the classes Rust's own case mappings give.
+const FOLDS_OF_LOWERCASE: &[(char, char)] = &[
+    ('\u{b5}', 'μ'),
+    ('ſ', 's'),
+    ('\u{345}', 'ι'),
+    ('ς', 'σ'),
+    ('ϐ', 'β'),
+    ('ϑ', 'θ'),
+    ('ϕ', 'φ'),
+    ('ϖ', 'π'),
+    ('ϰ', 'κ'),
+    ('ϱ', 'ρ'),
+    ('ϵ', 'ε'),
+    ('ᲀ', 'в'),
+    ('ᲁ', 'д'),
+    ('ᲂ', 'о'),
+    ('ᲃ', 'с'),
+    ('ᲄ', 'т'),
+    ('ᲅ', 'т'),
+    ('ᲆ', 'ъ'),
+    ('ᲇ', 'ѣ'),
+    ('ᲈ', 'ꙋ'),
+    ('ẛ', 'ṡ'),
+    ('\u{1fbe}', 'ι'),
+];
+
 fn fold_char(c: char) -> char {
-    fn single(mut mapped: impl Iterator<Item = char>) -> Option<char> {
-        let first = mapped.next()?;
-        mapped.next().is_none().then_some(first)
-    }
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
-    // Dotless ı uppercases to I, but folds to itself (only Turkic folding joins them).
-    if c == '\u{131}' {
-        return c;
-    }
-    let upper = single(c.to_uppercase()).unwrap_or(c);
-    single(upper.to_lowercase())
-        .or_else(|| single(c.to_lowercase()))
-        .unwrap_or(c)
+    let mut lower = c.to_lowercase();
+    let lower = match (lower.next(), lower.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    };
+    FOLDS_OF_LOWERCASE
+        .iter()
+        .find(|(from, _)| *from == lower)
+        .map_or(lower, |(_, to)| *to)
 }
 
 /// Validation messages per wire field name, as RFC 9457 `errors` carries them.
@@ -403,8 +432,52 @@ mod tests {
         for names_nothing in ["0", "-1", "-0", "+0"] {
             assert_eq!(id(names_nothing), Ok(None), "{names_nothing:?}");
         }
-        for not_an_int in ["", "abc", "1.0", "1e3", "--1", "+-1", "+", "9223372036854775808", "١", "7a", "0x7"] {
-            assert_eq!(id(not_an_int), Err(()), "{not_an_int:?}");
+        for not_an_int in [
+            "",
+            "abc",
+            "1.0",
+            "1e3",
+            "--1",
+            "+-1",
+            "+",
+            "9223372036854775808",
+            "١",
+            "7a",
+            "0x7",
+        ] {
+            assert_eq!(id(not_an_int), Err(NotAnInteger), "{not_an_int:?}");
+        }
+    }
+
+    /// The classes of simple case folding, computed another way: the lowercase of the
+    /// uppercase where both are one character (dotless ı aside, which only Turkic folding
+    /// joins to i).
+    fn fold_by_both_mappings(c: char) -> char {
+        fn single(mut mapped: impl Iterator<Item = char>) -> Option<char> {
+            let first = mapped.next()?;
+            mapped.next().is_none().then_some(first)
+        }
+        if c == 'ı' {
+            return c;
+        }
+        let upper = single(c.to_uppercase()).unwrap_or(c);
+        single(upper.to_lowercase())
+            .or_else(|| single(c.to_lowercase()))
+            .unwrap_or(c)
+    }
+
+    #[test]
+    fn case_folding_makes_the_classes_both_case_mappings_make() {
+        // Two maps make the same classes when each is constant on the other's classes.
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let (ours, theirs) = (fold_char(c), fold_by_both_mappings(c));
+            assert_eq!(fold_char(theirs), ours, "{c:?} (U+{:04X})", c as u32);
+            assert_eq!(
+                fold_by_both_mappings(ours),
+                theirs,
+                "{c:?} (U+{:04X})",
+                c as u32
+            );
         }
     }
 

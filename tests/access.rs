@@ -148,7 +148,7 @@ fn an_invalid_setting_answers_500_naming_it_but_not_its_value() {
         setting: "jwt_hs256_secret",
         message: "the secret must be at least 32 bytes long; it has 6".into(),
     };
-    let response = api::misconfigured(&error);
+    let response = api::misconfigured(error);
     let problem = problem(&response, 500);
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("jwt_hs256_secret"), "{detail}");
@@ -310,9 +310,12 @@ fn a_star_allows_every_origin_with_a_literal_star() {
 }
 
 #[test]
-fn an_options_request_that_is_not_a_preflight_is_not_allowed() {
+fn an_options_request_that_is_not_a_preflight_answers_204_with_allow() {
     let api = api(&[("cors_allowed_origins", "*")]);
-    problem(&api.send("OPTIONS", "/todos", &[], ""), 405);
+    let answer = api.send("OPTIONS", "/todos", &[], "");
+    assert_eq!(answer.status(), 204);
+    assert_eq!(header(&answer, "allow"), Some("GET, HEAD, POST, OPTIONS"));
+    assert!(header(&answer, "access-control-allow-methods").is_none());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ use support::native::{body, problem, request};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
-use todo_api::store::Store;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
+use todo_api::store::{ListPage, ListQuery, Store, StoreResult, Versioned, Written};
+use todo_api::todo::{TodoFields, TodoId};
 
 struct Api<S> {
     store: S,
@@ -127,14 +128,21 @@ fn get_by_id_answers_200_with_etag_and_304_when_it_matches<S: Store>(api: Api<S>
     assert_eq!(stale.status(), 200);
 }
 
-fn unknown_ids_and_paths_answer_404<S: Store>(api: Api<S>) {
+fn unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400<S: Store>(api: Api<S>) {
+    // As the seed's `int id` binds: an integer that names nothing is 404, anything that
+    // is not an integer (or does not fit) is 400.
+    for path in [
+        "/todos/abc",
+        "/todos/1.5",
+        "/todos/99999999999999999999",
+        "/todos/%31x",
+    ] {
+        problem(&api.get(path), 400);
+    }
     for path in [
         "/todos/1",
         "/todos/0",
         "/todos/-1",
-        "/todos/abc",
-        "/todos/1.5",
-        "/todos/99999999999999999999",
         "/todos/1/extra",
         "/todos//1",
         "/todos/1//",
@@ -156,18 +164,32 @@ fn paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash<
         assert_eq!(header(&api.get(path), "x-total-count"), "1", "{path}");
     }
     assert_eq!(api.get("/HEALTHZ").status(), 200);
+    // Percent-encoded unreserved characters mean themselves; ids bind as `int` does.
+    for path in [
+        "/%74odos/1",
+        "/todos/%31",
+        "/todos/001",
+        "/todos/+1",
+        "/todos/%201",
+    ] {
+        assert_eq!(body(&api.get(path))["id"], 1, "{path}");
+    }
+    problem(&api.get("/todos%2F1"), 404);
 }
 
 fn a_known_path_with_the_wrong_method_answers_405_with_allow<S: Store>(api: Api<S>) {
     let response = api.send("DELETE", "/todos", &[], b"");
     problem(&response, 405);
-    assert_eq!(header(&response, "allow"), "GET, POST");
+    assert_eq!(header(&response, "allow"), "GET, HEAD, POST, OPTIONS");
     let response = api.send("POST", "/todos/1", &[JSON], b"{}");
     problem(&response, 405);
-    assert_eq!(header(&response, "allow"), "GET, PUT, PATCH, DELETE");
+    assert_eq!(
+        header(&response, "allow"),
+        "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
+    );
     assert_eq!(
         header(&api.send("POST", "/healthz", &[], b""), "allow"),
-        "GET"
+        "GET, HEAD, OPTIONS"
     );
 }
 
@@ -398,15 +420,21 @@ fn a_non_json_content_type_answers_415<S: Store>(api: Api<S>) {
             "application/merge-patch+json, application/json"
         );
     }
-    problem(
-        &api.send(
-            "PUT",
-            "/todos/1",
-            &[("content-type", "application/merge-patch+json")],
-            b"{}",
-        ),
-        415,
-    );
+    for not_json in [
+        "text/json",
+        "application/jsonx",
+        "application/json; charset=utf-16",
+    ] {
+        problem(
+            &api.send(
+                "PUT",
+                "/todos/1",
+                &[("content-type", not_json)],
+                br#"{"title":"b"}"#,
+            ),
+            415,
+        );
+    }
     assert_eq!(api.all(), before);
     let with_charset = [("content-type", "Application/JSON; charset=utf-8")];
     assert_eq!(
@@ -478,6 +506,319 @@ fn the_openapi_document_is_served<S: Store>(api: Api<S>) {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// HTTP semantics: methods, preconditions, request content, search and sort
+
+fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
+    for title in ["a", "b", "c"] {
+        api.post(json!({ "title": title }));
+    }
+    for path in [
+        "/todos",
+        "/todos?pageSize=1&page=2",
+        "/todos/1",
+        "/todos/9",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/nothing",
+    ] {
+        let get = api.get(path);
+        let head = api.send("HEAD", path, &[], b"");
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert!(head.body().is_empty(), "{path}");
+        let mut expected = get.headers().clone();
+        expected.insert("content-length", get.body().len().into());
+        assert_eq!(head.headers(), &expected, "{path}");
+    }
+    let head = api.send("HEAD", "/todos/1", &[("if-none-match", "\"1\"")], b"");
+    assert_eq!(head.status(), 304);
+    assert_eq!(header(&head, "etag"), "\"1\"");
+}
+
+fn options_answers_204_with_allow_on_every_route<S: Store>(api: Api<S>) {
+    for (path, allow) in [
+        ("/todos", "GET, HEAD, POST, OPTIONS"),
+        ("/todos/1", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
+        ("/healthz", "GET, HEAD, OPTIONS"),
+        ("/readyz", "GET, HEAD, OPTIONS"),
+        ("/openapi.json", "GET, HEAD, OPTIONS"),
+    ] {
+        let answer = api.send("OPTIONS", path, &[], b"");
+        assert_eq!(answer.status(), 204, "{path}");
+        assert_eq!(header(&answer, "allow"), allow, "{path}");
+        assert!(answer.body().is_empty());
+    }
+}
+
+fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Store>(api: Api<S>) {
+    api.post(json!({"title": "a"}));
+    let before = api.all();
+    let with = |method: &str, path: &str, name: &str, value: &str| {
+        let body: &[u8] = if method == "POST" || method == "PUT" || method == "PATCH" {
+            br#"{"title":"b"}"#
+        } else {
+            b""
+        };
+        api.send(method, path, &[JSON, (name, value)], body)
+            .status()
+    };
+    for method in ["GET", "HEAD", "PUT", "PATCH", "DELETE"] {
+        assert_eq!(
+            with(method, "/todos/1", "if-match", "\"9\""),
+            412,
+            "{method}"
+        );
+        assert_eq!(
+            with(method, "/todos/1", "if-match", "W/\"1\""),
+            412,
+            "{method}"
+        );
+    }
+    for method in ["PUT", "PATCH", "DELETE"] {
+        assert_eq!(
+            with(method, "/todos/1", "if-none-match", "\"1\""),
+            412,
+            "{method}"
+        );
+        assert_eq!(
+            with(method, "/todos/1", "if-none-match", "W/\"1\""),
+            412,
+            "{method}"
+        );
+        assert_eq!(
+            with(method, "/todos/1", "if-none-match", "*"),
+            412,
+            "{method}"
+        );
+    }
+    for (name, value) in [("if-none-match", "*"), ("if-match", "\"1\"")] {
+        assert_eq!(with("POST", "/todos", name, value), 412, "{name}: {value}");
+    }
+    // A list and the probes have no entity tag: only `*` matches them.
+    assert_eq!(with("GET", "/todos", "if-none-match", "*"), 304);
+    assert_eq!(with("GET", "/healthz", "if-match", "\"1\""), 412);
+    assert_eq!(with("GET", "/todos", "if-match", "*"), 200);
+    assert_eq!(api.all(), before, "a failed precondition changes nothing");
+    // Malformed lists are the client's error, on any method.
+    for bad in ["", "1", "\"1\" \"2\"", "*, \"1\"", "W/1"] {
+        for (method, path) in [("GET", "/todos/1"), ("PUT", "/todos/1"), ("POST", "/todos")] {
+            assert_eq!(
+                with(method, path, "if-match", bad),
+                400,
+                "{method} If-Match: {bad:?}"
+            );
+            assert_eq!(
+                with(method, path, "if-none-match", bad),
+                400,
+                "{method} If-None-Match: {bad:?}"
+            );
+        }
+    }
+    assert_eq!(api.all(), before);
+    // A match lets the request through.
+    assert_eq!(with("GET", "/todos/1", "if-match", "\"0\", \"1\""), 200);
+    assert_eq!(with("PATCH", "/todos/1", "if-none-match", "\"7\""), 200);
+    assert_eq!(with("DELETE", "/todos/1", "if-match", "*"), 204);
+    // Missing targets are 404 whatever the preconditions (§13.2.1).
+    assert_eq!(with("PUT", "/todos/1", "if-match", "*"), 404);
+    assert_eq!(with("GET", "/todos/1", "if-none-match", "*"), 404);
+}
+
+fn a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing<S: Store>(api: Api<S>) {
+    api.post(json!({"title": "a", "dueBy": "2030-01-01"}));
+    let merge = ("content-type", "application/merge-patch+json");
+    for (method, headers, sent) in [
+        ("PATCH", merge, &b"{}"[..]),
+        ("PATCH", merge, br#"{"title": "a", "isComplete": false}"#),
+        ("PUT", JSON, br#"{"title": "a", "dueBy": "2030-01-01"}"#),
+    ] {
+        let answer = api.send(method, "/todos/1", &[headers, ("if-match", "\"1\"")], sent);
+        assert_eq!(answer.status(), 200, "{method}");
+        assert_eq!(header(&answer, "etag"), "\"1\"", "{method}");
+        assert_eq!(body(&answer)["title"], "a");
+    }
+    assert_eq!(header(&api.get("/todos/1"), "etag"), "\"1\"");
+    let changed = api.send("PATCH", "/todos/1", &[merge], br#"{"isComplete": true}"#);
+    assert_eq!(header(&changed, "etag"), "\"2\"");
+}
+
+fn json_bodies_follow_one_stated_rule<S: Store>(api: Api<S>) {
+    for content_type in [
+        "application/json",
+        "application/vnd.todo+json",
+        "application/merge-patch+json",
+        "application/json; charset=UTF-8",
+    ] {
+        let created = api.send(
+            "POST",
+            "/todos",
+            &[("content-type", content_type)],
+            br#"{"title":"t"}"#,
+        );
+        assert_eq!(created.status(), 201, "{content_type}");
+    }
+    let before = api.all();
+    for charset in ["utf-16", "iso-8859-1", "\"utf-32\""] {
+        let content_type = format!("application/json; charset={charset}");
+        let refused = api.send(
+            "POST",
+            "/todos",
+            &[("content-type", &content_type)],
+            br#"{"title":"t"}"#,
+        );
+        problem(&refused, 415);
+    }
+    assert_eq!(api.all(), before);
+    let with_bom = api.send(
+        "POST",
+        "/todos",
+        &[JSON],
+        b"\xEF\xBB\xBF{\"title\":\"bom\"}",
+    );
+    assert_eq!(body(&with_bom)["title"], "bom");
+    // Member names ignore case; the last of repeated members wins.
+    let repeated = api.send(
+        "POST",
+        "/todos",
+        &[JSON],
+        br#"{"title":"first","Title":"last"}"#,
+    );
+    assert_eq!(body(&repeated)["title"], "last");
+    // Members the API ignores are ignored whatever their value.
+    for id in [
+        "1e400",
+        "-1",
+        "\"x\"",
+        "{\"deep\":[1,2,{\"x\":null}]}",
+        "99999999999999999999999",
+    ] {
+        let sent = format!(r#"{{"id":{id},"title":"ignored id"}}"#);
+        let created = api.send("POST", "/todos", &[JSON], sent.as_bytes());
+        assert_eq!(created.status(), 201, "id {id}");
+        assert_ne!(body(&created)["id"].to_string(), id);
+    }
+}
+
+fn query_parameters_are_given_once<S: Store>(api: Api<S>) {
+    for (query, name) in [
+        ("isComplete=true&isComplete=false", "isComplete"),
+        ("page=1&page=1", "page"),
+        ("pageSize=5&pageSize=6", "pageSize"),
+        ("title=a&title=b", "title"),
+        ("sort=id&sort=-id", "sort"),
+    ] {
+        let refused = api.get(&format!("/todos?{query}"));
+        assert!(problem(&refused, 400)["errors"][name].is_array(), "{query}");
+    }
+    let unknown = api.get("/todos?sort=due");
+    let message = problem(&unknown, 400)["errors"]["sort"][0].to_string();
+    for allowed in ["id", "-id", "dueBy", "-dueBy", "title", "-title"] {
+        assert!(message.contains(allowed), "{message}");
+    }
+    assert_eq!(api.get("/todos?other=1&other=2").status(), 200);
+}
+
+fn titles(response: &Response<Vec<u8>>) -> Vec<String> {
+    body(response)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|todo| todo["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn search_matches_titles_ignoring_case_and_sorts_by_every_key<S: Store>(api: Api<S>) {
+    for (title, done, due) in [
+        ("Buy milk", false, Some("2030-05-01")),
+        ("MILK chocolate", true, None),
+        ("Straße fegen", false, Some("2029-01-01")),
+        ("100% juice", false, None),
+        ("under_score", true, Some("2030-05-01")),
+        ("ſoup", false, Some("2031-01-01")),
+    ] {
+        api.post(json!({"title": title, "isComplete": done, "dueBy": due}));
+    }
+    let found = api.get("/todos?title=MiLk");
+    assert_eq!(titles(&found), ["Buy milk", "MILK chocolate"]);
+    assert_eq!(header(&found, "x-total-count"), "2");
+    assert_eq!(
+        titles(&api.get("/todos?title=milk&isComplete=true")),
+        ["MILK chocolate"]
+    );
+    assert_eq!(titles(&api.get("/todos?title=STRAẞE")), ["Straße fegen"]);
+    assert_eq!(titles(&api.get("/todos?title=SOUP")), ["ſoup"]);
+    // LIKE's wildcards are plain characters here.
+    assert_eq!(titles(&api.get("/todos?title=%25")), ["100% juice"]);
+    assert_eq!(titles(&api.get("/todos?title=_")), ["under_score"]);
+    assert_eq!(titles(&api.get("/todos?title=%5C")), Vec::<String>::new());
+    assert_eq!(
+        header(&api.get("/todos?title=nothing"), "x-total-count"),
+        "0"
+    );
+
+    assert_eq!(
+        titles(&api.get("/todos?sort=title")),
+        [
+            "100% juice",
+            "Buy milk",
+            "MILK chocolate",
+            "ſoup",
+            "Straße fegen",
+            "under_score"
+        ]
+    );
+    assert_eq!(
+        titles(&api.get("/todos?sort=-title")),
+        [
+            "under_score",
+            "Straße fegen",
+            "ſoup",
+            "MILK chocolate",
+            "Buy milk",
+            "100% juice"
+        ]
+    );
+    assert_eq!(
+        titles(&api.get("/todos?sort=dueBy")),
+        [
+            "Straße fegen",
+            "Buy milk",
+            "under_score",
+            "ſoup",
+            "MILK chocolate",
+            "100% juice"
+        ]
+    );
+    assert_eq!(
+        titles(&api.get("/todos?sort=-dueBy")),
+        [
+            "ſoup",
+            "under_score",
+            "Buy milk",
+            "Straße fegen",
+            "100% juice",
+            "MILK chocolate"
+        ]
+    );
+    let newest_first = titles(&api.get("/todos?sort=-id"));
+    assert_eq!(newest_first.first().map(String::as_str), Some("ſoup"));
+    assert_eq!(titles(&api.get("/todos?sort=id"))[0], "Buy milk");
+
+    // Paging keeps every parameter in Link, and the count is the matches'.
+    let page = api.get("/todos?title=u&sort=-title&isComplete=false&pageSize=1&page=2");
+    assert_eq!(titles(&page), ["Buy milk"]);
+    assert_eq!(header(&page, "x-total-count"), "3");
+    assert_eq!(
+        header(&page, "link"),
+        "</todos?isComplete=false&title=u&sort=-title&page=3&pageSize=1>; rel=\"next\", \
+         </todos?isComplete=false&title=u&sort=-title&page=1&pageSize=1>; rel=\"prev\""
+    );
+    let spaced = api.get("/todos?title=buy+m&pageSize=1");
+    assert_eq!(titles(&spaced), ["Buy milk"]);
+    assert!(header(&api.get("/todos?title=%20&pageSize=1"), "link").contains("title=+&"));
+}
+
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
         mod dir_store {
@@ -493,7 +834,7 @@ on_both_stores!(
     post_creates_with_201_location_etag_and_body,
     post_ignores_a_client_sent_id,
     get_by_id_answers_200_with_etag_and_304_when_it_matches,
-    unknown_ids_and_paths_answer_404,
+    unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400,
     paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash,
     a_known_path_with_the_wrong_method_answers_405_with_allow,
     the_list_is_ordered_by_id_and_filters_by_completion,
@@ -508,6 +849,13 @@ on_both_stores!(
     an_oversized_body_answers_413_without_being_read_to_the_end,
     health_and_readiness_answer_200,
     the_openapi_document_is_served,
+    head_answers_as_get_does_without_the_content,
+    options_answers_204_with_allow_on_every_route,
+    preconditions_hold_on_every_method_in_the_order_rfc_9110_gives,
+    a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing,
+    json_bodies_follow_one_stated_rule,
+    query_parameters_are_given_once,
+    search_matches_titles_ignoring_case_and_sorts_by_every_key,
 );
 
 #[test]
@@ -539,19 +887,105 @@ fn an_unreadable_record_answers_500_without_internals() {
 }
 
 #[test]
-fn an_invalid_patch_answers_400_before_any_precondition_is_checked() {
-    // RFC 9110 lets a server refuse bad content before it evaluates preconditions; the
-    // answer then says what is wrong with the body, not that the tag is stale.
+fn preconditions_are_judged_before_the_content() {
+    // RFC 9110 §13.2.1: a stale If-Match with an invalid body is 412, not 400.
     let api = dir_api();
     api.post(json!({"title": "a"}));
     let stale = [
         ("content-type", "application/merge-patch+json"),
         ("if-match", "\"9\""),
     ];
-    let refused = api.send("PATCH", "/todos/1", &stale, br#"{"title": {}}"#);
+    for bad_body in [&br#"{"title": {}}"#[..], b"{not json", b""] {
+        problem(&api.send("PATCH", "/todos/1", &stale, bad_body), 412);
+    }
+    let current = [
+        ("content-type", "application/merge-patch+json"),
+        ("if-match", "\"1\""),
+    ];
+    let refused = api.send("PATCH", "/todos/1", &current, br#"{"title": {}}"#);
     assert!(problem(&refused, 400)["errors"]["title"].is_array());
-    problem(
-        &api.send("PATCH", "/todos/1", &stale, br#"{"title": "b"}"#),
-        412,
-    );
+}
+
+/// A store where another client writes todo 1 just before this request's first write,
+/// so that write loses the race.
+struct RacedOnce<S> {
+    inner: S,
+    raced: std::cell::Cell<bool>,
+}
+
+impl<S: Store> RacedOnce<S> {
+    fn race(&self, id: TodoId) {
+        if self.raced.replace(true) {
+            return;
+        }
+        let current = self.inner.get(id).unwrap().unwrap();
+        let mut fields = current.todo.fields();
+        fields.is_complete = !fields.is_complete;
+        self.inner.update(id, current.revision, &fields).unwrap();
+    }
+}
+
+impl<S: Store> Store for RacedOnce<S> {
+    fn check_ready(&self) -> StoreResult<()> {
+        self.inner.check_ready()
+    }
+    fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
+        self.inner.create(fields)
+    }
+    fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
+        self.inner.get(id)
+    }
+    fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        self.inner.list(query)
+    }
+    fn update(
+        &self,
+        id: TodoId,
+        expected: u64,
+        fields: &TodoFields,
+    ) -> StoreResult<Written<Versioned>> {
+        self.race(id);
+        self.inner.update(id, expected, fields)
+    }
+    fn delete(&self, id: TodoId, expected: u64) -> StoreResult<Written<()>> {
+        self.race(id);
+        self.inner.delete(id, expected)
+    }
+}
+
+#[test]
+fn if_match_star_never_fails_because_another_writer_got_in_between() {
+    let merge = ("content-type", "application/merge-patch+json");
+    for (if_match, expected) in [(Some("*"), 200), (None, 200), (Some("\"1\""), 412)] {
+        let dir = TempDir::new().unwrap();
+        let store = RacedOnce {
+            inner: SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db"))),
+            raced: std::cell::Cell::new(true),
+        };
+        let config = Config::default();
+        let send = |method: &str, headers: &[(&str, &str)], body: &'static [u8]| {
+            api::handle(&store, &config, request(method, "/todos/1", headers, body))
+        };
+        api::handle(
+            &store,
+            &config,
+            request("POST", "/todos", &[JSON], &br#"{"title":"a"}"#[..]),
+        );
+        store.raced.set(false);
+        let mut headers = vec![merge];
+        headers.extend(if_match.map(|tag| ("if-match", tag)));
+        let answer = send("PATCH", &headers, br#"{"title":"b"}"#);
+        assert_eq!(answer.status(), expected, "If-Match: {if_match:?}");
+        let now = body(&send("GET", &[], b""));
+        // The other writer's change stays either way; ours lands on top of it or not at all.
+        assert_eq!(now["isComplete"], true, "If-Match: {if_match:?}");
+        assert_eq!(now["title"], if expected == 200 { "b" } else { "a" });
+        store.raced.set(false);
+        let deleted = send("DELETE", &headers[1..], b"");
+        assert_eq!(
+            deleted.status(),
+            if expected == 200 { 204 } else { 412 },
+            "DELETE, If-Match: {if_match:?}"
+        );
+    }
 }

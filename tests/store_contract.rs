@@ -67,6 +67,7 @@ fn page_of(
             is_complete,
             offset,
             limit,
+            ..ListQuery::default()
         })
         .unwrap();
     let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
@@ -79,6 +80,7 @@ fn all(store: &impl Store) -> Vec<i64> {
             is_complete: None,
             offset: 0,
             limit: u64::MAX,
+            ..ListQuery::default()
         })
         .unwrap();
     page.items
@@ -206,6 +208,7 @@ fn totals_of(store: &impl Store) -> (u64, u64, u64) {
                 is_complete,
                 offset: 0,
                 limit: 1,
+                ..ListQuery::default()
             })
             .unwrap()
             .total

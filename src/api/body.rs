@@ -118,8 +118,14 @@ struct KnownMembers(&'static [&'static str]);
 impl<'de> DeserializeSeed<'de> for KnownMembers {
     type Value = Map<String, Value>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        // `deserialize_any`, not `deserialize_map`: the latter describes what it found
+        // instead, and that description links float formatting (some 15 KB) into the
+        // component. The caller has seen the `{` already.
+        deserializer.deserialize_any(self)
     }
 }
 
@@ -132,8 +138,10 @@ impl<'de> Visitor<'de> for KnownMembers {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = Map::new();
-        while let Some(name) = map.next_key::<String>()? {
-            match self.0.iter().find(|known| known.eq_ignore_ascii_case(&name)) {
+        // Names as `Value`: a `String` would bring its own description of what else it met.
+        while let Some(name) = map.next_key::<Value>()? {
+            let name = name.as_str().unwrap_or_default();
+            match self.0.iter().find(|known| known.eq_ignore_ascii_case(name)) {
                 Some(known) => {
                     object.insert((*known).to_owned(), map.next_value::<Value>()?);
                 }
@@ -143,6 +151,34 @@ impl<'de> Visitor<'de> for KnownMembers {
             }
         }
         Ok(object)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(E::custom("not an object"))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom("not an object"))
     }
 }
 
@@ -160,10 +196,22 @@ mod tests {
 
     #[test]
     fn json_media_types_are_application_json_and_every_plus_json() {
-        for json in ["application/json", "application/merge-patch+json", "application/vnd.api+json", "text/x+json"] {
+        for json in [
+            "application/json",
+            "application/merge-patch+json",
+            "application/vnd.api+json",
+            "text/x+json",
+        ] {
             assert!(is_json(json), "{json}");
         }
-        for not in ["text/json", "application/+json", "application/jsonx", "json", "application/x-www-form-urlencoded", ""] {
+        for not in [
+            "text/json",
+            "application/+json",
+            "application/jsonx",
+            "json",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
             assert!(!is_json(not), "{not}");
         }
     }
@@ -185,7 +233,10 @@ mod tests {
     #[test]
     fn the_last_of_repeated_members_wins_whatever_its_case() {
         let body = br#"{"title":"a","TITLE":"b","Title":"c","isComplete":true,"iscomplete":false}"#;
-        assert_eq!(read(body).unwrap(), serde_json::json!({"title": "c", "isComplete": false}));
+        assert_eq!(
+            read(body).unwrap(),
+            serde_json::json!({"title": "c", "isComplete": false})
+        );
     }
 
     #[test]
@@ -196,10 +247,21 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_skipped_and_bad_bodies_are_named() {
-        assert_eq!(read(b"\xEF\xBB\xBF{\"title\":\"a\"}").unwrap(), serde_json::json!({"title": "a"}));
+        assert_eq!(
+            read(b"\xEF\xBB\xBF{\"title\":\"a\"}").unwrap(),
+            serde_json::json!({"title": "a"})
+        );
         assert!(read(b"").unwrap_err().contains("empty"));
-        assert!(read(b"  [1]").unwrap_err().contains("must be a JSON object"));
-        assert!(read(b"{\"title\": }").unwrap_err().contains("line 1, column 11"));
+        assert!(
+            read(b"  [1]")
+                .unwrap_err()
+                .contains("must be a JSON object")
+        );
+        assert!(
+            read(b"{\"title\": }")
+                .unwrap_err()
+                .contains("line 1, column 11")
+        );
         assert!(read(b"{} {}").unwrap_err().contains("not valid JSON"));
         assert!(read(b"[1,").unwrap_err().contains("not valid JSON"));
     }

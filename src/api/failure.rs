@@ -20,7 +20,10 @@ use crate::todo::{FieldErrors, TodoId};
 #[derive(Debug)]
 pub enum Failure {
     Route(RouteError),
-    MethodNotAllowed { method: Method, route: Route },
+    MethodNotAllowed {
+        method: Method,
+        route: Route,
+    },
     NoTodo(TodoId),
     Denied(Denied),
     Precondition(PreconditionError),
@@ -70,7 +73,10 @@ pub enum BodyError {
     Unreadable(String),
     Empty,
     NotAnObject,
-    NotJsonSyntax { line: usize, column: usize },
+    NotJsonSyntax {
+        line: usize,
+        column: usize,
+    },
 }
 
 impl From<StoreError> for Failure {

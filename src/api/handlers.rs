@@ -63,7 +63,11 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
         | Resolved::Delete(current) => Some(etag(current.revision)),
         _ => None,
     };
-    if request.preconditions.evaluate(request.method, tag.as_deref())? == Verdict::NotModified {
+    if request
+        .preconditions
+        .evaluate(request.method, tag.as_deref())?
+        == Verdict::NotModified
+    {
         let mut response = empty(StatusCode::NOT_MODIFIED);
         if let Some(tag) = &tag {
             insert_etag(&mut response, tag);
@@ -97,9 +101,14 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
 }
 
 /// The checks that take precedence over preconditions (RFC 9110 §13.2.1).
-fn resolve<S: Store, B>(store: &S, operation: Operation, request: &Incoming<'_, B>) -> Result<Resolved, Failure> {
+fn resolve<S: Store, B>(
+    store: &S,
+    operation: Operation,
+    request: &Incoming<'_, B>,
+) -> Result<Resolved, Failure> {
     let current = |id: TodoId| store.get(id)?.ok_or(Failure::NoTodo(id));
-    let declared = |accepted| body::check_declared(request.headers, accepted, request.limits.max_body_bytes);
+    let declared =
+        |accepted| body::check_declared(request.headers, accepted, request.limits.max_body_bytes);
     Ok(match operation {
         Operation::ListTodos => Resolved::List(ListParams::parse(request.query.unwrap_or(""))?),
         Operation::CreateTodo => {
@@ -148,7 +157,11 @@ fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer
     Ok(response)
 }
 
-fn replace_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incoming<'_, B>) -> Answer {
+fn replace_todo<S: Store, B: Read>(
+    store: &S,
+    current: Versioned,
+    request: Incoming<'_, B>,
+) -> Answer {
     let (method, preconditions) = (request.method, &request.preconditions);
     let limits = request.limits;
     let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
@@ -159,7 +172,11 @@ fn replace_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incom
     Ok(todo_response(StatusCode::OK, &stored))
 }
 
-fn patch_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incoming<'_, B>) -> Answer {
+fn patch_todo<S: Store, B: Read>(
+    store: &S,
+    current: Versioned,
+    request: Incoming<'_, B>,
+) -> Answer {
     let (method, preconditions) = (request.method, &request.preconditions);
     let limits = request.limits;
     let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
@@ -172,7 +189,11 @@ fn patch_todo<S: Store, B: Read>(store: &S, current: Versioned, request: Incomin
 
 /// Writes `fields` over `current`, unless they are what it holds already: then nothing
 /// is written and the todo keeps its revision, so its `ETag` stays valid for others.
-fn update_unless_same<S: Store>(store: &S, current: &Versioned, fields: &TodoFields) -> Result<Written<Versioned>, Failure> {
+fn update_unless_same<S: Store>(
+    store: &S,
+    current: &Versioned,
+    fields: &TodoFields,
+) -> Result<Written<Versioned>, Failure> {
     if *fields == current.todo.fields() {
         return Ok(Written::Done(current.clone()));
     }
@@ -181,9 +202,13 @@ fn update_unless_same<S: Store>(store: &S, current: &Versioned, fields: &TodoFie
 
 fn delete_todo<S: Store, B>(store: &S, current: Versioned, request: &Incoming<'_, B>) -> Answer {
     let id = current.todo.id;
-    write_conditionally(store, request.method, &request.preconditions, current, |current| {
-        Ok(store.delete(id, current.revision)?)
-    })?;
+    write_conditionally(
+        store,
+        request.method,
+        &request.preconditions,
+        current,
+        |current| Ok(store.delete(id, current.revision)?),
+    )?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

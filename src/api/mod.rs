@@ -74,15 +74,18 @@ pub fn handle<S: Store, B: Read>(
     if let Ok(route) = route
         && Cors::is_preflight(&parts.method, &parts.headers)
     {
-        return config.cors.preflight(&parts.headers, &route.allowed());
+        // What a preflight offers: the route's methods but HEAD (CORS-safelisted) and
+        // OPTIONS (never preflighted).
+        let mut methods = route.allowed();
+        methods.retain(|method| *method != Method::HEAD && *method != Method::OPTIONS);
+        return config.cors.preflight(&parts.headers, &methods);
     }
     let answer = route.and_then(|route| {
-        let operation = route::operation(route, &parts.method).ok_or_else(|| {
-            Failure::MethodNotAllowed {
+        let operation =
+            route::operation(route, &parts.method).ok_or_else(|| Failure::MethodNotAllowed {
                 method: parts.method.clone(),
                 route,
-            }
-        })?;
+            })?;
         authorize(config.auth.as_ref(), operation, &parts.headers)?;
         let request = Incoming {
             method: &parts.method,

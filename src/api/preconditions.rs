@@ -170,14 +170,39 @@ mod tests {
 
     #[test]
     fn entity_tag_lists_parse_by_the_grammar() {
-        for good in ["\"1\"", "W/\"1\"", "\"a,b\", W/\"c\"", ", \"1\",,", "\"\"", "*"] {
-            assert!(preconditions(&[(&header::IF_MATCH, good)]).is_ok(), "{good}");
+        for good in [
+            "\"1\"",
+            "W/\"1\"",
+            "\"a,b\", W/\"c\"",
+            ", \"1\",,",
+            "\"\"",
+            "*",
+        ] {
+            assert!(
+                preconditions(&[(&header::IF_MATCH, good)]).is_ok(),
+                "{good}"
+            );
         }
-        for bad in ["", " , ", "1", "\"1", "w/\"1\"", "\"1\" \"2\"", "*, \"1\"", "\"a\"b\""] {
-            assert!(preconditions(&[(&header::IF_MATCH, bad)]).is_err(), "{bad:?}");
+        for bad in [
+            "",
+            " , ",
+            "1",
+            "\"1",
+            "w/\"1\"",
+            "\"1\" \"2\"",
+            "*, \"1\"",
+            "\"a\"b\"",
+        ] {
+            assert!(
+                preconditions(&[(&header::IF_MATCH, bad)]).is_err(),
+                "{bad:?}"
+            );
         }
         let split = [(&header::IF_MATCH, "*"), (&header::IF_MATCH, "\"1\"")];
-        assert!(preconditions(&split).is_err(), "* and a tag across two lines");
+        assert!(
+            preconditions(&split).is_err(),
+            "* and a tag across two lines"
+        );
     }
 
     #[test]
@@ -185,14 +210,23 @@ mod tests {
         let im = &header::IF_MATCH;
         let inm = &header::IF_NONE_MATCH;
         let tag = Some("\"2\"");
-        assert_eq!(verdict(&[(im, "\"1\", \"2\"")], Method::PUT, tag), "Proceed");
+        assert_eq!(
+            verdict(&[(im, "\"1\", \"2\"")], Method::PUT, tag),
+            "Proceed"
+        );
         assert_eq!(verdict(&[(im, "W/\"2\"")], Method::PUT, tag), "412");
         assert_eq!(verdict(&[(im, "\"1\"")], Method::GET, tag), "412");
         assert_eq!(verdict(&[(im, "*")], Method::DELETE, tag), "Proceed");
         assert_eq!(verdict(&[(im, "*")], Method::POST, None), "Proceed");
         assert_eq!(verdict(&[(im, "\"2\"")], Method::POST, None), "412");
-        assert_eq!(verdict(&[(inm, "W/\"2\"")], Method::GET, tag), "NotModified");
-        assert_eq!(verdict(&[(inm, "W/\"2\"")], Method::HEAD, tag), "NotModified");
+        assert_eq!(
+            verdict(&[(inm, "W/\"2\"")], Method::GET, tag),
+            "NotModified"
+        );
+        assert_eq!(
+            verdict(&[(inm, "W/\"2\"")], Method::HEAD, tag),
+            "NotModified"
+        );
         assert_eq!(verdict(&[(inm, "\"2\"")], Method::PATCH, tag), "412");
         assert_eq!(verdict(&[(inm, "*")], Method::PUT, tag), "412");
         assert_eq!(verdict(&[(inm, "*")], Method::POST, None), "412");

@@ -56,7 +56,10 @@ impl ListParams {
                 continue;
             };
             if seen.contains(&name) {
-                reject(name, format!("{name} is given more than once; give it once."));
+                reject(
+                    name,
+                    format!("{name} is given more than once; give it once."),
+                );
                 continue;
             }
             seen.push(name);
@@ -73,7 +76,10 @@ impl ListParams {
                         let allowed: Vec<&str> = SORTS.iter().map(|(wire, _)| *wire).collect();
                         reject(
                             name,
-                            format!("'{value}' is not a sort order; use one of {}.", allowed.join(", ")),
+                            format!(
+                                "'{value}' is not a sort order; use one of {}.",
+                                allowed.join(", ")
+                            ),
                         );
                     }
                 },

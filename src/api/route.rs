@@ -87,7 +87,7 @@ impl Route {
             return match TodoId::parse_route_value(&value) {
                 Ok(Some(id)) => Ok(Self::Todo(id)),
                 Ok(None) => Err(Failure::Route(RouteError::NoTodoCanHave(value))),
-                Err(()) => Err(Failure::Route(RouteError::NotAnId(value))),
+                Err(_) => Err(Failure::Route(RouteError::NotAnId(value))),
             };
         }
         [Self::Todos, Self::Health, Self::Ready, Self::OpenApi]
@@ -127,16 +127,24 @@ impl Route {
 /// the OpenAPI document must describe it (`tests/openapi.rs`).
 pub fn routes() -> Vec<(&'static str, Vec<Method>)> {
     let any_id = TodoId::new(1).map_or(Route::Todos, Route::Todo);
-    [Route::Todos, any_id, Route::Health, Route::Ready, Route::OpenApi]
-        .into_iter()
-        .map(|route| (route.pattern(), route.allowed()))
-        .collect()
+    [
+        Route::Todos,
+        any_id,
+        Route::Health,
+        Route::Ready,
+        Route::OpenApi,
+    ]
+    .into_iter()
+    .map(|route| (route.pattern(), route.allowed()))
+    .collect()
 }
 
 /// `path` with every percent-encoded unreserved character (ALPHA, DIGIT, `-._~`)
 /// decoded; other escapes stay as they are, so `%2F` never becomes a segment break.
 fn decode_unreserved(path: &str) -> String {
-    decode(path, |byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte))
+    decode(path, |byte| {
+        byte.is_ascii_alphanumeric() || b"-._~".contains(&byte)
+    })
 }
 
 /// `segment` with every escape decoded (bytes that are not UTF-8 become U+FFFD).

@@ -197,13 +197,20 @@ impl<E: SqlExecutor> SqliteStore<E> {
                      WHERE title_folded IS NULL AND length(CAST(title AS BLOB)) = length(title)",
                     &[],
                 )?;
-                let rows = self.raw("SELECT id, title FROM todos WHERE title_folded IS NULL", &[])?;
+                let rows = self.raw(
+                    "SELECT id, title FROM todos WHERE title_folded IS NULL",
+                    &[],
+                )?;
                 for row in rows {
                     if let [id @ SqlValue::Integer(_), SqlValue::Text(title)] = row.as_slice() {
                         // Unless a write changed the title meanwhile (and folded it itself).
                         self.raw(
                             "UPDATE todos SET title_folded = ? WHERE id = ? AND title = ?",
-                            &[SqlValue::Text(fold_case(title)), id.clone(), SqlValue::Text(title.clone())],
+                            &[
+                                SqlValue::Text(fold_case(title)),
+                                id.clone(),
+                                SqlValue::Text(title.clone()),
+                            ],
                         )?;
                     }
                 }
@@ -404,8 +411,12 @@ impl<E: SqlExecutor> SqliteStore<E> {
             Sort::TitleDescending => "title_folded DESC, id DESC",
         };
         let mut page_params = params.clone();
-        page_params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-        page_params.push(SqlValue::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+        page_params.push(SqlValue::Integer(
+            i64::try_from(query.limit).unwrap_or(i64::MAX),
+        ));
+        page_params.push(SqlValue::Integer(
+            i64::try_from(query.offset).unwrap_or(i64::MAX),
+        ));
         let rows = self.run(
             &format!(
                 "SELECT {COLUMNS}, COUNT(*) OVER () FROM todos {filter} ORDER BY {order} \
@@ -417,7 +428,11 @@ impl<E: SqlExecutor> SqliteStore<E> {
             Some(row) => revision_at(row, 5)?,
             None => {
                 let count = self.run(&format!("SELECT COUNT(*) FROM todos {filter}"), &params)?;
-                count.first().map(|row| revision_at(row, 0)).transpose()?.unwrap_or(0)
+                count
+                    .first()
+                    .map(|row| revision_at(row, 0))
+                    .transpose()?
+                    .unwrap_or(0)
             }
         };
         let items = rows

@@ -1,7 +1,7 @@
 //! What any request must get, whatever it holds: shared by the property tests
 //! (`tests/hostile.rs`) and the fuzz target (`fuzz/fuzz_targets/handle.rs`).
 
-use todo_api::api::{self, STATUSES};
+use todo_api::api;
 use todo_api::config::Config;
 use todo_api::store::{ListQuery, Store, Versioned};
 use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
@@ -43,6 +43,7 @@ fn snapshot(store: &impl Store) -> Vec<Versioned> {
         is_complete: None,
         offset: 0,
         limit: u64::MAX,
+        ..ListQuery::default()
     };
     store.list(&everything).expect("list").items
 }
@@ -57,7 +58,7 @@ pub fn check(
     let before = snapshot(store);
     let response = api::handle(store, config, request);
     let status = response.status().as_u16();
-    if !STATUSES.contains(&status) || status >= 500 {
+    if !api::statuses().contains(&status) || status >= 500 {
         return Err(format!("status {status}"));
     }
     if status >= 400 {
