@@ -192,6 +192,13 @@ fn concurrent_creates_on_the_spin_build_get_unique_ids() {
 }
 
 #[test]
+fn http_semantics_hold_on_the_spin_build() {
+    let dir = TempDir::new().unwrap();
+    let host = SpinServer::start(Some(database_file(dir.path())));
+    support::semantics::check(|method, path, headers, body| host.call(method, path, headers, body));
+}
+
+#[test]
 fn without_a_granted_database_the_spin_build_is_live_but_not_ready() {
     let host = SpinServer::start(None);
     assert_eq!(host.call("GET", "/healthz", &[], b"").status, 200);
