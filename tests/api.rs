@@ -537,6 +537,8 @@ fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
 }
 
 fn options_answers_204_with_allow_on_every_route<S: Store>(api: Api<S>) {
+    problem(&api.send("OPTIONS", "/todos/1", &[], b""), 404);
+    api.post(json!({"title": "a"}));
     for (path, allow) in [
         ("/todos", "GET, HEAD, POST, OPTIONS"),
         ("/todos/1", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
@@ -601,7 +603,7 @@ fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Store>(api:
     assert_eq!(with("GET", "/todos", "if-match", "*"), 200);
     assert_eq!(api.all(), before, "a failed precondition changes nothing");
     // Malformed lists are the client's error, on any method.
-    for bad in ["", "1", "\"1\" \"2\"", "*, \"1\"", "W/1"] {
+    for bad in ["1", "\"1\" \"2\"", "*, \"1\"", "W/1", "\"1"] {
         for (method, path) in [("GET", "/todos/1"), ("PUT", "/todos/1"), ("POST", "/todos")] {
             assert_eq!(
                 with(method, path, "if-match", bad),
@@ -616,6 +618,10 @@ fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Store>(api:
         }
     }
     assert_eq!(api.all(), before);
+    // An empty field is an empty list: If-Match then holds for nothing, If-None-Match
+    // never stops the request.
+    assert_eq!(with("PUT", "/todos/1", "if-match", ""), 412);
+    assert_eq!(with("GET", "/todos/1", "if-none-match", ""), 200);
     // A match lets the request through.
     assert_eq!(with("GET", "/todos/1", "if-match", "\"0\", \"1\""), 200);
     assert_eq!(with("PATCH", "/todos/1", "if-none-match", "\"7\""), 200);

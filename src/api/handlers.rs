@@ -51,7 +51,8 @@ enum Resolved {
     Health,
     Ready,
     OpenApi,
-    Describe(Route),
+    /// `OPTIONS`, with the todo it names, which must exist like any other todo.
+    Describe(Route, Option<Versioned>),
 }
 
 pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming<'_, B>) -> Answer {
@@ -60,7 +61,8 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
         Resolved::Get(current)
         | Resolved::Replace(current)
         | Resolved::Patch(current)
-        | Resolved::Delete(current) => Some(etag(current.revision)),
+        | Resolved::Delete(current)
+        | Resolved::Describe(_, Some(current)) => Some(etag(current.revision)),
         _ => None,
     };
     if request
@@ -90,7 +92,7 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
             StatusCode::OK,
             super::OPENAPI_JSON.as_bytes().to_vec(),
         )),
-        Resolved::Describe(route) => {
+        Resolved::Describe(route, _) => {
             let mut response = empty(StatusCode::NO_CONTENT);
             if let Ok(allow) = HeaderValue::try_from(route.allow_header()) {
                 response.headers_mut().insert(header::ALLOW, allow);
@@ -128,7 +130,10 @@ fn resolve<S: Store, B>(
         Operation::Health => Resolved::Health,
         Operation::Ready => Resolved::Ready,
         Operation::OpenApi => Resolved::OpenApi,
-        Operation::Describe(route) => Resolved::Describe(route),
+        Operation::Describe(route) => match route {
+            Route::Todo(id) => Resolved::Describe(route, Some(current(id)?)),
+            _ => Resolved::Describe(route, None),
+        },
     })
 }
 

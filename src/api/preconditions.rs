@@ -42,7 +42,8 @@ pub enum Verdict {
 
 impl Preconditions {
     /// Reads `If-Match` and `If-None-Match`, across all their field lines. A field that is
-    /// not `*` or a list of at least one entity tag is the client's error.
+    /// not `*` or a list of entity tags is the client's error. An empty field is an empty
+    /// list (the `#` rule allows zero elements, RFC 9110 §5.6.1): it matches nothing.
     pub fn parse(headers: &HeaderMap) -> Result<Self, Failure> {
         Ok(Self {
             if_match: Condition::parse(headers, header::IF_MATCH)?,
@@ -93,9 +94,9 @@ impl Condition {
         }
         match (any, tags.is_empty()) {
             (true, true) => Ok(Some(Self::Any)),
-            (false, false) => Ok(Some(Self::Tags(tags))),
-            // `*` beside tags, or a list of nothing.
-            _ => Err(malformed()),
+            (false, _) => Ok(Some(Self::Tags(tags))),
+            // `*` is the whole field or nothing.
+            (true, false) => Err(malformed()),
         }
     }
 
@@ -177,22 +178,15 @@ mod tests {
             ", \"1\",,",
             "\"\"",
             "*",
+            "",
+            " , ",
         ] {
             assert!(
                 preconditions(&[(&header::IF_MATCH, good)]).is_ok(),
                 "{good}"
             );
         }
-        for bad in [
-            "",
-            " , ",
-            "1",
-            "\"1",
-            "w/\"1\"",
-            "\"1\" \"2\"",
-            "*, \"1\"",
-            "\"a\"b\"",
-        ] {
+        for bad in ["1", "\"1", "w/\"1\"", "\"1\" \"2\"", "*, \"1\"", "\"a\"b\""] {
             assert!(
                 preconditions(&[(&header::IF_MATCH, bad)]).is_err(),
                 "{bad:?}"
@@ -231,6 +225,9 @@ mod tests {
         assert_eq!(verdict(&[(inm, "*")], Method::PUT, tag), "412");
         assert_eq!(verdict(&[(inm, "*")], Method::POST, None), "412");
         assert_eq!(verdict(&[(inm, "\"1\"")], Method::PUT, tag), "Proceed");
+        // An empty list matches nothing.
+        assert_eq!(verdict(&[(im, "")], Method::GET, tag), "412");
+        assert_eq!(verdict(&[(inm, "")], Method::PUT, tag), "Proceed");
         // If-Match first: a stale one fails even where If-None-Match would give 304.
         assert_eq!(
             verdict(&[(im, "\"1\""), (inm, "\"2\"")], Method::GET, tag),
