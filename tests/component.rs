@@ -4,9 +4,11 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Build, Reply, Server, component};
@@ -412,6 +414,105 @@ fn http_semantics_hold_under_wasmtime_serve() {
     support::semantics::check(|method, path, headers, body| {
         server.call(method, path, headers, body)
     });
+}
+
+/// What a lower layer's words look like: none of it may reach a client.
+const INTERNALS: &[&str] = &[
+    "backtrace",
+    "stack",
+    "wasmtime",
+    "hyper",
+    "ErrorCode",
+    "os error",
+    ".rs",
+    "src/",
+    "/data",
+    "panicked",
+    "SELECT",
+    "sqlite",
+    "at ",
+];
+
+fn assert_no_internals(reply: &Reply, what: &str) {
+    let body = String::from_utf8_lossy(&reply.body);
+    for word in INTERNALS {
+        assert!(!body.contains(word), "{what}: {word:?} in {body}");
+    }
+    assert!(reply.body.len() < 400, "{what}: {body}");
+}
+
+#[test]
+fn no_answer_carries_what_a_lower_layer_said_even_with_backtraces_on() {
+    let (_dir, data) = data_dir();
+    let secret = "0123456789abcdef0123456789abcdef";
+    let server = Server::start_with_backtraces(&data, true, &[("TODO_JWT_HS256_SECRET", secret)]);
+    // A body the client cuts short: the host's error (with its backtrace) goes to the log.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let token = support::tokens::hs256(secret.as_bytes(), &support::tokens::fresh());
+    let head = format!(
+        "POST /todos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\":"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an answer");
+    assert!(head.starts_with("HTTP/1.1 400"), "{answer}");
+    let cut_short = Reply {
+        status: 400,
+        headers: Vec::new(),
+        body: body.as_bytes().to_vec(),
+    };
+    assert_no_internals(&cut_short, "a body cut short");
+    assert!(
+        server.output().contains("request body unreadable"),
+        "{}",
+        server.output()
+    );
+    // Tokens: a forged one, one with a bad signature encoding.
+    for token in ["x.y.z", "eyJhbGciOiJIUzI1NiJ9.e30.%%%"] {
+        let refused = server.call(
+            "POST",
+            "/todos",
+            &[JSON, ("authorization", &format!("Bearer {token}"))],
+            b"{}",
+        );
+        assert!(refused.is_problem(401));
+        assert_no_internals(&refused, "a bad token");
+    }
+    // Bodies: malformed JSON names a line and column, not the parser's words.
+    let bearer = format!("Bearer {token}");
+    let malformed = server.call(
+        "POST",
+        "/todos",
+        &[JSON, ("authorization", &bearer)],
+        b"{\"title\": tru}",
+    );
+    assert!(malformed.is_problem(400));
+    assert_no_internals(&malformed, "malformed JSON");
+    // The store: no data directory granted.
+    drop(server);
+    let missing = Server::start_with_backtraces(&data, false, &[]);
+    for path in ["/readyz", "/todos", "/todos/1"] {
+        let unavailable = missing.call("GET", path, &[], b"");
+        assert!(
+            unavailable.is_problem(503),
+            "{path}: {}",
+            unavailable.status
+        );
+        assert_no_internals(&unavailable, path);
+    }
+    // Settings: an invalid one is named, its value and the reason only logged.
+    let misconfigured =
+        Server::start_with_backtraces(&data, true, &[("TODO_MAX_BODY_BYTES", "lots")]);
+    let refused = misconfigured.call("GET", "/todos", &[], b"");
+    assert!(refused.is_problem(500));
+    assert_no_internals(&refused, "a bad setting");
+    assert!(!String::from_utf8_lossy(&refused.body).contains("lots"));
 }
 
 #[test]

@@ -10,8 +10,8 @@ use serde_json::json;
 use tempfile::TempDir;
 use todo_api::store::dir::{DirReader, DirStore, StdReader};
 use todo_api::store::sqlite::SqliteStore;
-use todo_api::store::{ListQuery, Store, StoreError, Written};
-use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
+use todo_api::store::{ListQuery, Sort, Store, StoreError, Written};
+use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, fold_case, parse_new_todo};
 
 /// Data on disk that any number of store handles can open, as instances of the component do.
 trait Fixture: Send + Sync + 'static {
@@ -403,7 +403,7 @@ fn the_sqlite_store_creates_its_schema_once_and_records_its_version() {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!(versions, (3, 3));
+    assert_eq!(versions, (4, 4));
     assert_eq!(all(&store), vec![1]);
 }
 
@@ -423,6 +423,83 @@ fn the_sqlite_schema_holds_no_triggers() {
         )
         .unwrap();
     assert_eq!(triggers, 0);
+}
+
+#[test]
+fn a_version_3_database_gets_folded_titles_before_it_is_searched_or_written() {
+    let fixture = Sqlite::new();
+    let path = fixture.0.path().join("todos.db");
+    // Schema version 3 as an earlier release left it: no folded titles.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+         INSERT INTO schema_migrations VALUES (1), (2), (3);
+         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+             revision INTEGER NOT NULL DEFAULT 1);
+         CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
+         INSERT INTO todo_totals VALUES (0, 3), (1, 0);
+         INSERT INTO todos (title) VALUES ('Buy MILK'), ('STRAẞE fegen'), ('ſoup');",
+    )
+    .unwrap();
+    let store = fixture.open();
+    let search = |text: &str| {
+        let page = store
+            .list(&ListQuery {
+                title_contains: Some(fold_case(text)),
+                sort: Sort::Title,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        let ids: Vec<i64> = page.items.iter().map(|s| s.todo.id.get()).collect();
+        (ids, page.total)
+    };
+    // The first search finds no folded column, migrates, and folds every title.
+    assert_eq!(search("milk"), (vec![1], 1));
+    assert_eq!(search("straße"), (vec![2], 1));
+    assert_eq!(search("SOUP"), (vec![3], 1));
+    assert_eq!(search(""), (vec![1, 3, 2], 3));
+    let unfolded: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM todos WHERE title_folded IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(unfolded, 0);
+    // Migrating again (another instance at the same moment) changes nothing.
+    store.migrate().unwrap();
+    let version: i64 = db
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, 4);
+    assert_eq!(search("milk"), (vec![1], 1));
+}
+
+#[test]
+fn a_version_3_database_is_migrated_by_its_first_write() {
+    let fixture = Sqlite::new();
+    let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+         INSERT INTO schema_migrations VALUES (1), (2), (3);
+         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+             revision INTEGER NOT NULL DEFAULT 1);
+         CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
+         INSERT INTO todo_totals VALUES (0, 0), (1, 0);",
+    )
+    .unwrap();
+    let store = fixture.open();
+    store.create(&fields("Grüße", false)).unwrap();
+    let folded: String = db
+        .query_row("SELECT title_folded FROM todos WHERE id = 1", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(folded, "grüße");
 }
 
 #[test]

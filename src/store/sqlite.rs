@@ -236,10 +236,10 @@ impl<E: SqlExecutor> SqliteStore<E> {
     /// Runs `attempt`; where it finds no table or column of the newest schema, migrates and
     /// runs it once more.
     fn with_schema<T>(&self, attempt: impl Fn() -> Result<T, SqlError>) -> StoreResult<T> {
+        // SQLite's words for a missing table, a missing column read, a missing column written.
+        const OLDER_SCHEMA: [&str; 3] = ["no such table", "no such column", "has no column named"];
         match attempt() {
-            Err(SqlError(message))
-                if message.contains("no such table") || message.contains("no such column") =>
-            {
+            Err(SqlError(message)) if OLDER_SCHEMA.iter().any(|words| message.contains(words)) => {
                 self.migrate()?;
                 attempt().map_err(unavailable)
             }

@@ -102,6 +102,13 @@ impl Server {
         Self::spawn(data, true, &[], false)
     }
 
+    /// Serves with the host itself capturing backtraces (`RUST_BACKTRACE=1` in its
+    /// environment), so that every error it reports carries one, with `env` settings, and
+    /// `data` mounted unless `mount` is false (the store is missing then).
+    pub fn start_with_backtraces(data: &Path, mount: bool, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with(data, mount, env, false, &[("RUST_BACKTRACE", "1")])
+    }
+
     /// Serves with settings passed as environment variables (`--env NAME=VALUE`), as
     /// `make serve` passes them on.
     pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Self {
@@ -150,6 +157,16 @@ impl Server {
     }
 
     fn spawn(data: &Path, mount: bool, env: &[(&str, &str)], own_mount: bool) -> Self {
+        Self::spawn_with(data, mount, env, own_mount, &[])
+    }
+
+    fn spawn_with(
+        data: &Path,
+        mount: bool,
+        env: &[(&str, &str)],
+        own_mount: bool,
+        host_env: &[(&str, &str)],
+    ) -> Self {
         let component = component(Build::Portable);
         let port = free_port();
         let log = data
@@ -181,6 +198,7 @@ impl Server {
             command.arg("--env").arg(format!("{name}={value}"));
         }
         let child = command
+            .envs(host_env.iter().copied())
             .arg(&component)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))
