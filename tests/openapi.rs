@@ -78,3 +78,21 @@ fn the_document_promises_only_statuses_the_api_answers_with() {
         }
     }
 }
+
+#[test]
+fn the_readme_lists_exactly_the_statuses_the_api_answers_with() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split_once("The statuses the API answers with are exactly these")
+        .expect("the README's status table")
+        .1;
+    let listed: BTreeSet<u16> = table
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|row| row.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').filter_map(|code| code.parse::<u16>().ok()))
+        .collect();
+    assert_eq!(listed, api::statuses().into_iter().collect::<BTreeSet<_>>());
+}
