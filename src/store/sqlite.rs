@@ -383,9 +383,11 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
 }
 
 impl<E: SqlExecutor> SqliteStore<E> {
-    /// A list searched by title or in another order than by id. The total comes from the
-    /// same statement as the page (`COUNT(*) OVER ()`), so the two always agree; only a
-    /// page past the end, which has no row to carry it, counts separately.
+    /// A list searched by title or in another order than by id. The total is a subquery of
+    /// the page's own statement, so the two come from one snapshot and always agree; only a
+    /// page past the end, which has no row to carry it, counts separately. (`COUNT(*) OVER
+    /// ()` would say the same, but makes SQLite sort every match before it takes a page:
+    /// 100 ms instead of 1 at 100,000 todos.) Each order has an index to walk.
     fn search(&self, query: &ListQuery) -> StoreResult<ListPage> {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
@@ -405,30 +407,32 @@ impl<E: SqlExecutor> SqliteStore<E> {
         let order = match query.sort {
             Sort::Id => "id",
             Sort::IdDescending => "id DESC",
-            Sort::DueBy => "due_by IS NULL, due_by, id",
-            Sort::DueByDescending => "due_by IS NULL, due_by DESC, id DESC",
+            Sort::DueBy => "due_by NULLS LAST, id",
+            Sort::DueByDescending => "due_by DESC NULLS LAST, id DESC",
             Sort::Title => "title_folded, id",
             Sort::TitleDescending => "title_folded DESC, id DESC",
         };
+        // The subquery's parameters, then the page's, then its window.
         let mut page_params = params.clone();
+        page_params.extend(params.iter().cloned());
         page_params.push(SqlValue::Integer(
             i64::try_from(query.limit).unwrap_or(i64::MAX),
         ));
         page_params.push(SqlValue::Integer(
             i64::try_from(query.offset).unwrap_or(i64::MAX),
         ));
+        let count = format!("SELECT COUNT(*) FROM todos {filter}");
         let rows = self.run(
             &format!(
-                "SELECT {COLUMNS}, COUNT(*) OVER () FROM todos {filter} ORDER BY {order} \
-                 LIMIT ? OFFSET ?"
+                "SELECT {COLUMNS}, ({count}) FROM todos {filter} ORDER BY {order} LIMIT ? OFFSET ?"
             ),
             &page_params,
         )?;
         let total = match rows.first() {
             Some(row) => revision_at(row, 5)?,
             None => {
-                let count = self.run(&format!("SELECT COUNT(*) FROM todos {filter}"), &params)?;
-                count
+                let counted = self.run(&count, &params)?;
+                counted
                     .first()
                     .map(|row| revision_at(row, 0))
                     .transpose()?
