@@ -162,19 +162,36 @@ fn create_todo<S: Store, B: Read>(store: &S, request: Incoming<'_, B>) -> Answer
     Ok(response)
 }
 
+/// What a `PUT` or `PATCH` sets, given the todo it applies to.
+enum Change {
+    Replace(TodoFields),
+    Patch(TodoPatch),
+}
+
+impl Change {
+    fn applied_to(&self, current: &Versioned) -> TodoFields {
+        match self {
+            Self::Replace(fields) => fields.clone(),
+            Self::Patch(patch) => patch.apply(&current.todo.fields()),
+        }
+    }
+}
+
 fn replace_todo<S: Store, B: Read>(
     store: &S,
     current: Versioned,
     request: Incoming<'_, B>,
 ) -> Answer {
-    let (method, preconditions) = (request.method, &request.preconditions);
     let limits = request.limits;
     let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
     let fields = todo::parse_new_todo(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
-    let stored = write_conditionally(store, method, preconditions, current, |current| {
-        update_unless_same(store, current, &fields)
-    })?;
-    Ok(todo_response(StatusCode::OK, &stored))
+    change_todo(
+        store,
+        current,
+        request.method,
+        &request.preconditions,
+        Change::Replace(fields),
+    )
 }
 
 fn patch_todo<S: Store, B: Read>(
@@ -182,51 +199,65 @@ fn patch_todo<S: Store, B: Read>(
     current: Versioned,
     request: Incoming<'_, B>,
 ) -> Answer {
-    let (method, preconditions) = (request.method, &request.preconditions);
     let limits = request.limits;
     let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
     let patch = TodoPatch::parse(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
-    let stored = write_conditionally(store, method, preconditions, current, |current| {
-        update_unless_same(store, current, &patch.apply(&current.todo.fields()))
+    change_todo(
+        store,
+        current,
+        request.method,
+        &request.preconditions,
+        Change::Patch(patch),
+    )
+}
+
+/// Writes `change` over the todo, unless it leaves it as it is: then nothing is written and
+/// the todo keeps its revision, so its `ETag` stays valid for everyone else.
+fn change_todo<S: Store>(
+    store: &S,
+    current: Versioned,
+    method: &Method,
+    preconditions: &Preconditions,
+    change: Change,
+) -> Answer {
+    let stored = write_conditionally(store, method, preconditions, current, &|current| {
+        let fields = change.applied_to(current);
+        if fields == current.todo.fields() {
+            return Ok(Written::Done(current.clone()));
+        }
+        Ok(store.update(current.todo.id, current.revision, &fields)?)
     })?;
     Ok(todo_response(StatusCode::OK, &stored))
 }
 
-/// Writes `fields` over `current`, unless they are what it holds already: then nothing
-/// is written and the todo keeps its revision, so its `ETag` stays valid for others.
-fn update_unless_same<S: Store>(
-    store: &S,
-    current: &Versioned,
-    fields: &TodoFields,
-) -> Result<Written<Versioned>, Failure> {
-    if *fields == current.todo.fields() {
-        return Ok(Written::Done(current.clone()));
-    }
-    Ok(store.update(current.todo.id, current.revision, fields)?)
-}
-
 fn delete_todo<S: Store, B>(store: &S, current: Versioned, request: &Incoming<'_, B>) -> Answer {
-    let id = current.todo.id;
     write_conditionally(
         store,
         request.method,
         &request.preconditions,
         current,
-        |current| Ok(store.delete(id, current.revision)?),
+        &|current| {
+            Ok(match store.delete(current.todo.id, current.revision)? {
+                Written::Done(()) => Written::Done(current.clone()),
+                Written::NotFound => Written::NotFound,
+                Written::Conflict => Written::Conflict,
+            })
+        },
     )?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// Makes `write` against `current`. A write that lost a race reads the todo that won and,
-/// where the preconditions still hold on it, tries again: without `If-Match`, and with
-/// `If-Match: *`, it goes ahead; a listed tag is stale now, so that is `412`.
-fn write_conditionally<S: Store, T>(
+/// Makes `write` against `current`, and answers the todo it leaves. A write that lost a
+/// race reads the todo that won and, where the preconditions still hold on it, tries
+/// again: without `If-Match`, and with `If-Match: *`, it goes ahead; a listed tag is stale
+/// now, so that is `412`.
+fn write_conditionally<S: Store>(
     store: &S,
     method: &Method,
     preconditions: &Preconditions,
     mut current: Versioned,
-    write: impl Fn(&Versioned) -> Result<Written<T>, Failure>,
-) -> Result<T, Failure> {
+    write: &dyn Fn(&Versioned) -> Result<Written<Versioned>, Failure>,
+) -> Result<Versioned, Failure> {
     let id = current.todo.id;
     for _ in 0..WRITE_RETRIES {
         match write(&current)? {
