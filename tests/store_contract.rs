@@ -425,22 +425,24 @@ fn the_sqlite_schema_holds_no_triggers() {
     assert_eq!(triggers, 0);
 }
 
+/// Schema version 3 as an earlier release left it: totals, no folded titles.
+const VERSION_3: &str = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+    INSERT INTO schema_migrations VALUES (1), (2), (3);
+    CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+        is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+        revision INTEGER NOT NULL DEFAULT 1);
+    CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);";
+
 #[test]
 fn a_version_3_database_gets_folded_titles_before_it_is_searched_or_written() {
     let fixture = Sqlite::new();
     let path = fixture.0.path().join("todos.db");
-    // Schema version 3 as an earlier release left it: no folded titles.
     let db = rusqlite::Connection::open(&path).unwrap();
-    db.execute_batch(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
-         INSERT INTO schema_migrations VALUES (1), (2), (3);
-         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
-             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
-             revision INTEGER NOT NULL DEFAULT 1);
-         CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
-         INSERT INTO todo_totals VALUES (0, 3), (1, 0);
-         INSERT INTO todos (title) VALUES ('Buy MILK'), ('STRAẞE fegen'), ('ſoup');",
-    )
+    db.execute_batch(&format!(
+        "{VERSION_3}
+             INSERT INTO todo_totals VALUES (0, 3), (1, 0);
+             INSERT INTO todos (title) VALUES ('Buy MILK'), ('STRAẞE fegen'), ('ſoup');"
+    ))
     .unwrap();
     let store = fixture.open();
     let search = |text: &str| {
@@ -482,15 +484,9 @@ fn a_version_3_database_gets_folded_titles_before_it_is_searched_or_written() {
 fn a_version_3_database_is_migrated_by_its_first_write() {
     let fixture = Sqlite::new();
     let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
-    db.execute_batch(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
-         INSERT INTO schema_migrations VALUES (1), (2), (3);
-         CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
-             is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
-             revision INTEGER NOT NULL DEFAULT 1);
-         CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
-         INSERT INTO todo_totals VALUES (0, 0), (1, 0);",
-    )
+    db.execute_batch(&format!(
+        "{VERSION_3} INSERT INTO todo_totals VALUES (0, 0), (1, 0);"
+    ))
     .unwrap();
     let store = fixture.open();
     store.create(&fields("Grüße", false)).unwrap();

@@ -15,7 +15,9 @@ use super::query::ListParams;
 use super::route::{Operation, Route};
 use crate::config::Limits;
 use crate::store::{Store, Versioned, Written};
-use crate::todo::{self, TodoFields, TodoId, TodoPatch};
+use serde_json::{Map, Value};
+
+use crate::todo::{self, FieldErrors, TodoFields, TodoId, TodoPatch};
 
 /// Every status a handler succeeds with.
 pub const SUCCESS_STATUSES: &[StatusCode] = &[
@@ -80,8 +82,12 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
         Resolved::List(params) => list_todos(store, &params),
         Resolved::Create => create_todo(store, request),
         Resolved::Get(current) => Ok(todo_response(StatusCode::OK, &current)),
-        Resolved::Replace(current) => replace_todo(store, current, request),
-        Resolved::Patch(current) => patch_todo(store, current, request),
+        Resolved::Replace(current) => change_todo(store, current, request, |body, max| {
+            todo::parse_new_todo(body, max).map(Change::Replace)
+        }),
+        Resolved::Patch(current) => change_todo(store, current, request, |body, max| {
+            TodoPatch::parse(body, max).map(Change::Patch)
+        }),
         Resolved::Delete(current) => delete_todo(store, current, &request),
         Resolved::Health => Ok(text(StatusCode::OK, "Healthy")),
         Resolved::Ready => {
@@ -177,49 +183,19 @@ impl Change {
     }
 }
 
-fn replace_todo<S: Store, B: Read>(
+/// `PUT` and `PATCH`: reads the body as `parse` says and writes the change it asks for,
+/// unless that leaves the todo as it is: then nothing is written and the todo keeps its
+/// revision, so its `ETag` stays valid for everyone else.
+fn change_todo<S: Store, B: Read>(
     store: &S,
     current: Versioned,
     request: Incoming<'_, B>,
+    parse: fn(&Map<String, Value>, usize) -> Result<Change, FieldErrors>,
 ) -> Answer {
     let limits = request.limits;
     let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
-    let fields = todo::parse_new_todo(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
-    change_todo(
-        store,
-        current,
-        request.method,
-        &request.preconditions,
-        Change::Replace(fields),
-    )
-}
-
-fn patch_todo<S: Store, B: Read>(
-    store: &S,
-    current: Versioned,
-    request: Incoming<'_, B>,
-) -> Answer {
-    let limits = request.limits;
-    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
-    let patch = TodoPatch::parse(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
-    change_todo(
-        store,
-        current,
-        request.method,
-        &request.preconditions,
-        Change::Patch(patch),
-    )
-}
-
-/// Writes `change` over the todo, unless it leaves it as it is: then nothing is written and
-/// the todo keeps its revision, so its `ETag` stays valid for everyone else.
-fn change_todo<S: Store>(
-    store: &S,
-    current: Versioned,
-    method: &Method,
-    preconditions: &Preconditions,
-    change: Change,
-) -> Answer {
+    let change = parse(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
+    let (method, preconditions) = (request.method, &request.preconditions);
     let stored = write_conditionally(store, method, preconditions, current, &|current| {
         let fields = change.applied_to(current);
         if fields == current.todo.fields() {
