@@ -1,5 +1,7 @@
-//! One contract, both stores: the SQLite store through rusqlite (the very SQL the Spin
-//! build runs) and the directory store on a temporary directory. Every test runs on each.
+//! One contract, every store: the SQL store on SQLite through rusqlite and on PostgreSQL
+//! through `postgres` (the very SQL the Spin builds run; PostgreSQL is the private server
+//! `make test` starts), and the directory store on a temporary directory. Every test runs
+//! on each.
 
 mod support;
 
@@ -31,6 +33,19 @@ impl Fixture for Sqlite {
         SqliteStore::new(support::RusqliteExecutor::open(
             &self.0.path().join("todos.db"),
         ))
+    }
+}
+
+/// A database of its own on the test server, which any number of handles connect to.
+struct Postgres(support::postgres::Database);
+
+impl Fixture for Postgres {
+    type Store = SqliteStore<support::postgres::PostgresExecutor>;
+    fn new() -> Self {
+        Self(support::postgres::Database::create())
+    }
+    fn open(&self) -> Self::Store {
+        SqliteStore::new(support::postgres::PostgresExecutor::connect(&self.0.url))
     }
 }
 
@@ -318,10 +333,117 @@ fn a_fresh_store_is_ready<F: Fixture>() {
     assert_eq!(fixture.open().check_ready(), Ok(()));
 }
 
+fn searches_and_sorts_find_and_order_the_same_todos_and_count_them<F: Fixture>() {
+    let fixture = F::new();
+    let store = fixture.open();
+    for (title, done, due) in [
+        ("Buy milk", false, Some("2030-05-01")),
+        ("MILK chocolate", true, None),
+        ("Straße 100%", false, Some("2029-01-01")),
+        ("under_score", true, Some("2030-05-01")),
+        ("ſoup", false, None),
+    ] {
+        let body = json!({"title": title, "isComplete": done, "dueBy": due});
+        let todo = parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap();
+        store.create(&todo).unwrap();
+    }
+    let list = |title: Option<&str>, sort: Sort, is_complete: Option<bool>, offset: u64| {
+        let page = store
+            .list(&ListQuery {
+                is_complete,
+                title_contains: title.map(fold_case),
+                sort,
+                offset,
+                limit: 2,
+            })
+            .unwrap();
+        let ids: Vec<i64> = page.items.iter().map(|s| s.todo.id.get()).collect();
+        (ids, page.total)
+    };
+    assert_eq!(list(Some("MILK"), Sort::Id, None, 0), (vec![1, 2], 2));
+    assert_eq!(
+        list(Some("milk"), Sort::IdDescending, Some(true), 0),
+        (vec![2], 1)
+    );
+    assert_eq!(list(Some("%"), Sort::Id, None, 0), (vec![3], 1));
+    assert_eq!(list(Some("_"), Sort::Id, None, 0), (vec![4], 1));
+    assert_eq!(list(Some("SOUP"), Sort::Id, None, 0), (vec![5], 1));
+    assert_eq!(list(Some("\\"), Sort::Id, None, 0), (vec![], 0));
+    assert_eq!(list(None, Sort::Title, None, 0), (vec![1, 2], 5));
+    assert_eq!(list(None, Sort::Title, None, 2), (vec![5, 3], 5));
+    assert_eq!(list(None, Sort::TitleDescending, None, 0), (vec![4, 3], 5));
+    assert_eq!(list(None, Sort::DueBy, None, 0), (vec![3, 1], 5));
+    assert_eq!(list(None, Sort::DueBy, None, 2), (vec![4, 2], 5));
+    assert_eq!(list(None, Sort::DueByDescending, None, 0), (vec![4, 1], 5));
+    assert_eq!(list(None, Sort::DueByDescending, None, 3), (vec![5, 2], 5));
+    assert_eq!(list(Some("u"), Sort::Title, Some(false), 2), (vec![], 2));
+}
+
+/// Eight handles toggle and delete three todos at once: the totals the store keeps stay
+/// those of the todos it holds (a totals update judged against an older row than the
+/// write it goes with would drift).
+fn totals_stay_exact_under_racing_completion_changes_and_deletes<F: Fixture>() {
+    let fixture = Arc::new(F::new());
+    let store = fixture.open();
+    for n in 0..6 {
+        store.create(&fields(&format!("t{n}"), n % 2 == 0)).unwrap();
+    }
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|worker| {
+            let (fixture, barrier) = (fixture.clone(), barrier.clone());
+            thread::spawn(move || {
+                let store = fixture.open();
+                barrier.wait();
+                for round in 0..25 {
+                    let id = TodoId::new(1 + (worker + round) % 6).unwrap();
+                    let Some(current) = store.get(id).unwrap() else {
+                        continue;
+                    };
+                    if worker == 7 && round == 20 {
+                        let _ = store.delete(id, current.revision).unwrap();
+                        continue;
+                    }
+                    let mut next = current.todo.fields();
+                    next.is_complete = !next.is_complete;
+                    let _ = store.update(id, current.revision, &next).unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let everything = store.list(&ListQuery::default()).unwrap();
+    let done = everything
+        .items
+        .iter()
+        .filter(|s| s.todo.is_complete)
+        .count() as u64;
+    let open = everything.items.len() as u64 - done;
+    assert_eq!(everything.total, everything.items.len() as u64);
+    assert_eq!(totals(&store, Some(true)), done);
+    assert_eq!(totals(&store, Some(false)), open);
+}
+
+fn totals(store: &impl Store, is_complete: Option<bool>) -> u64 {
+    store
+        .list(&ListQuery {
+            is_complete,
+            limit: 0,
+            ..ListQuery::default()
+        })
+        .unwrap()
+        .total
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_store {
             $(#[test] fn $test() { super::$test::<super::Sqlite>(); })*
+        }
+        mod postgres_store {
+            $(#[test] fn $test() { super::$test::<super::Postgres>(); })*
         }
         mod dir_store {
             $(#[test] fn $test() { super::$test::<super::Dir>(); })*
@@ -343,6 +465,8 @@ contract!(
     concurrent_creates_from_many_handles_get_unique_ids,
     of_racing_updates_at_one_revision_exactly_one_wins,
     a_fresh_store_is_ready,
+    searches_and_sorts_find_and_order_the_same_todos_and_count_them,
+    totals_stay_exact_under_racing_completion_changes_and_deletes,
 );
 
 // Store-specific behaviour.

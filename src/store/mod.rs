@@ -6,7 +6,9 @@
 //! (no lost update, even with many component instances sharing one store).
 
 pub mod dir;
-pub mod sqlite;
+pub mod sql;
+/// The SQL store by the name its first database gave it.
+pub use sql as sqlite;
 
 use std::fmt;
 

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod postgres;
 pub mod semantics;
 mod sqlite;
 #[allow(unused_imports)] // Not every binary that includes this module runs SQL.

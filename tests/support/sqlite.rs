@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use todo_api::store::sqlite::{Rows, SqlError, SqlExecutor, SqlValue, Statement, run_transaction};
+use todo_api::store::sqlite::{
+    Dialect, Rows, SqlError, SqlExecutor, SqlValue, Statement, run_transaction,
+};
 
 /// Runs statements on one rusqlite connection. Writers wait for each other (busy timeout)
 /// as Spin's SQLite does, so several connections can share one database file.
@@ -42,6 +44,7 @@ impl SqlExecutor for RusqliteExecutor {
     fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
         let connection = self.connection.lock().expect("connection lock");
         run_transaction(
+            Dialect::Sqlite,
             |sql, params| execute_on(&connection, sql, params),
             statements,
         )

@@ -1,9 +1,15 @@
-//! The SQLite store: plain SQL over a one-method executor seam.
+//! The SQL store: plain SQL over a one-method executor seam, for SQLite and PostgreSQL.
 //!
-//! The Spin build runs this SQL through Spin's SQLite (`spin up`'s local file, or a
-//! shared libSQL server when replicas scale out); the native tests run the very same SQL
-//! through `rusqlite`. Ids come from `INTEGER PRIMARY KEY AUTOINCREMENT`, which never
-//! hands out an id again, not even the newest one after it is deleted.
+//! The Spin builds run this SQL through Spin's SQLite (`spin up`'s local file, or a
+//! shared libSQL server when replicas scale out) or Spin's PostgreSQL client; the native
+//! tests run the very same SQL through `rusqlite` and `postgres`. The statements are one
+//! text for both databases; what differs is in [`Dialect`], in one place: the schema and
+//! how it is migrated, placeholders, how a write transaction begins and locks, and the
+//! words for a missing table.
+//!
+//! Ids never come back: SQLite's `INTEGER PRIMARY KEY AUTOINCREMENT` never hands out an id
+//! again, not even the newest one after it is deleted, and PostgreSQL's identity column
+//! draws from a sequence that only moves forward.
 //!
 //! The schema is created and versioned here (`schema_migrations`). It is not checked on
 //! every request: a statement that fails with "no such table" migrates and runs again,
@@ -14,6 +20,8 @@
 //! triggers of schema version 2 made that parse cost ~55 µs of every request, more than
 //! the rest of a `GET /todos/{id}` in the component (docs/performance.md). Writes keep
 //! the totals themselves, in the same transaction as the todo they change.
+
+use std::borrow::Cow;
 
 use super::{ListPage, ListQuery, Sort, Store, StoreError, StoreResult, Versioned, Written};
 use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId, fold_case};
@@ -38,8 +46,75 @@ pub type Rows = Vec<Vec<SqlValue>>;
 /// One statement and its positional parameters.
 pub type Statement<'a> = (&'a str, &'a [SqlValue]);
 
+/// What differs between the databases the store speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// How a write transaction begins. SQLite: `IMMEDIATE` takes the write lock first, so
+    /// two writers wait for each other instead of failing to upgrade a read lock.
+    /// PostgreSQL: its row locks order writers (see [`Dialect::lock_todo`]).
+    pub fn begin(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// The statement that opens a write to one todo (`id`, the one parameter). In
+    /// PostgreSQL it locks the todo's row: the statements after it then read the newest
+    /// committed row (READ COMMITTED takes a snapshot per statement), where a subquery
+    /// would otherwise judge an older row than the `UPDATE` it guards, and the totals would
+    /// drift. SQLite's transaction holds the whole database already.
+    fn lock_todo(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some("SELECT id FROM todos WHERE id = ? FOR UPDATE"),
+        }
+    }
+
+    /// Whether an error says the database has an older schema than this code's (a missing
+    /// table or column), so that migrating and trying again is the answer.
+    fn means_older_schema(self, message: &str) -> bool {
+        let words: &[&str] = match self {
+            // A missing table, a missing column read, a missing column written.
+            Self::Sqlite => &["no such table", "no such column", "has no column named"],
+            // `relation "todos" does not exist`, `column "title_folded" does not exist`.
+            Self::Postgres => &["does not exist"],
+        };
+        words.iter().any(|words| message.contains(words))
+    }
+
+    /// `sql` with this dialect's placeholders: the store writes `?`, PostgreSQL numbers them.
+    fn placeholders(self, sql: &str) -> Cow<'_, str> {
+        match self {
+            Self::Sqlite => Cow::Borrowed(sql),
+            Self::Postgres => {
+                let mut numbered = String::with_capacity(sql.len() + 8);
+                let mut next = 0;
+                for c in sql.chars() {
+                    if c == '?' {
+                        next += 1;
+                        numbered.push('$');
+                        numbered.push_str(&next.to_string());
+                    } else {
+                        numbered.push(c);
+                    }
+                }
+                Cow::Owned(numbered)
+            }
+        }
+    }
+}
+
 /// Runs statements on one connection.
 pub trait SqlExecutor {
+    /// The database this executor speaks to.
+    const DIALECT: Dialect = Dialect::Sqlite;
+
     /// Runs one statement with positional parameters and returns its rows (empty for
     /// statements that return none).
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError>;
@@ -48,18 +123,21 @@ pub trait SqlExecutor {
     /// Returns each one's rows. An executor whose connection other threads share must keep
     /// their statements out of the transaction (the default does not).
     fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
-        run_transaction(|sql, params| self.execute(sql, params), statements)
+        run_transaction(
+            Self::DIALECT,
+            |sql, params| self.execute(sql, params),
+            statements,
+        )
     }
 }
 
-/// `BEGIN IMMEDIATE` (the write lock first, so that two writers wait for each other
-/// instead of failing to upgrade a read lock), the statements, `COMMIT`; `ROLLBACK` on any
-/// failure.
+/// [`Dialect::begin`], the statements, `COMMIT`; `ROLLBACK` on any failure.
 pub fn run_transaction(
+    dialect: Dialect,
     execute: impl Fn(&str, &[SqlValue]) -> Result<Rows, SqlError>,
     statements: &[Statement<'_>],
 ) -> Result<Vec<Rows>, SqlError> {
-    execute("BEGIN IMMEDIATE", &[])?;
+    execute(dialect.begin(), &[])?;
     let mut results = Vec::with_capacity(statements.len());
     for (sql, params) in statements {
         match execute(sql, params) {
@@ -90,9 +168,9 @@ enum Step {
 
 use Step::{AddColumn, FoldTitles, Sql};
 
-/// Schema versions in order; each runs once, and is safe to run twice should two
+/// SQLite's schema versions in order; each runs once, and is safe to run twice should two
 /// instances migrate at the same moment.
-const MIGRATIONS: &[&[Step]] = &[
+const SQLITE_MIGRATIONS: &[&[Step]] = &[
     &[
         Sql("CREATE TABLE IF NOT EXISTS todos (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,6 +217,36 @@ const MIGRATIONS: &[&[Step]] = &[
     ],
 ];
 
+/// PostgreSQL's schema, version 1: the same tables as SQLite's version 4, with an identity
+/// column for ids and code-point order (`COLLATE "C"`, as Rust and SQLite compare) for the
+/// texts lists are sorted by. Run in one transaction under an advisory lock, so replicas
+/// starting at once on an empty database migrate one after the other.
+const POSTGRES_SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS todos (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        title TEXT NOT NULL,
+        is_complete BIGINT NOT NULL DEFAULT 0,
+        due_by TEXT COLLATE \"C\",
+        revision BIGINT NOT NULL DEFAULT 1,
+        title_folded TEXT COLLATE \"C\" NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
+    "CREATE INDEX IF NOT EXISTS todos_by_title ON todos (title_folded, id)",
+    "CREATE INDEX IF NOT EXISTS todos_by_due_by ON todos (due_by, id)",
+    "CREATE TABLE IF NOT EXISTS todo_totals (
+        is_complete BIGINT PRIMARY KEY,
+        total BIGINT NOT NULL
+    )",
+    "INSERT INTO todo_totals (is_complete, total) VALUES (0, 0), (1, 0) ON CONFLICT DO NOTHING",
+    "INSERT INTO schema_migrations (version) VALUES (1) ON CONFLICT DO NOTHING",
+];
+
+/// The advisory lock PostgreSQL migrations hold until their transaction ends (its key any
+/// number, the same in every release). Selected as a number: a `void` column is one no
+/// client need read.
+const MIGRATION_LOCK: &str = "SELECT 1 FROM pg_advisory_xact_lock(7402)";
+
 /// A create's share of the totals: one more todo in its completion state.
 const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_complete = ?";
 
@@ -155,6 +263,20 @@ impl<E: SqlExecutor> SqliteStore<E> {
 
     /// Creates or upgrades the schema to the newest version.
     pub fn migrate(&self) -> StoreResult<()> {
+        match E::DIALECT {
+            Dialect::Sqlite => self.migrate_sqlite(),
+            Dialect::Postgres => {
+                let mut statements: Vec<Statement<'_>> = vec![(MIGRATION_LOCK, &[])];
+                statements.extend(POSTGRES_SCHEMA.iter().map(|sql| (*sql, &[][..])));
+                self.db
+                    .transaction(&statements)
+                    .map(drop)
+                    .map_err(unavailable)
+            }
+        }
+    }
+
+    fn migrate_sqlite(&self) -> StoreResult<()> {
         self.raw(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)",
             &[],
@@ -168,7 +290,7 @@ impl<E: SqlExecutor> SqliteStore<E> {
             .and_then(|row| row.first())
             .and_then(as_i64)
             .unwrap_or(0);
-        for (index, statements) in MIGRATIONS.iter().enumerate() {
+        for (index, statements) in SQLITE_MIGRATIONS.iter().enumerate() {
             let version = index as i64 + 1;
             if version <= current {
                 continue;
@@ -221,25 +343,49 @@ impl<E: SqlExecutor> SqliteStore<E> {
 
     /// Runs a write transaction, creating the schema first if the database has none yet.
     fn write(&self, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
-        self.with_schema(|| self.db.transaction(statements))
+        let texts: Vec<_> = statements
+            .iter()
+            .map(|(sql, _)| E::DIALECT.placeholders(sql))
+            .collect();
+        let statements: Vec<Statement<'_>> = texts
+            .iter()
+            .zip(statements)
+            .map(|(sql, (_, params))| (sql.as_ref(), *params))
+            .collect();
+        self.with_schema(|| self.db.transaction(&statements))
+    }
+
+    /// A write to todo `id`: [`Dialect::lock_todo`] first where the dialect has one. The
+    /// results are those of `statements` alone.
+    fn write_to(&self, id: TodoId, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
+        let Some(lock) = E::DIALECT.lock_todo() else {
+            return self.write(statements);
+        };
+        let target = [SqlValue::Integer(id.get())];
+        let mut locked: Vec<Statement<'_>> = vec![(lock, &target)];
+        locked.extend_from_slice(statements);
+        let mut results = self.write(&locked)?;
+        results.remove(0);
+        Ok(results)
     }
 
     fn raw(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Vec<Vec<SqlValue>>> {
-        self.db.execute(sql, params).map_err(unavailable)
+        self.db
+            .execute(&E::DIALECT.placeholders(sql), params)
+            .map_err(unavailable)
     }
 
     /// Runs a statement, creating the schema first if the database has none yet.
     fn run(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
-        self.with_schema(|| self.db.execute(sql, params))
+        let sql = E::DIALECT.placeholders(sql);
+        self.with_schema(|| self.db.execute(&sql, params))
     }
 
     /// Runs `attempt`; where it finds no table or column of the newest schema, migrates and
     /// runs it once more.
     fn with_schema<T>(&self, attempt: impl Fn() -> Result<T, SqlError>) -> StoreResult<T> {
-        // SQLite's words for a missing table, a missing column read, a missing column written.
-        const OLDER_SCHEMA: [&str; 3] = ["no such table", "no such column", "has no column named"];
         match attempt() {
-            Err(SqlError(message)) if OLDER_SCHEMA.iter().any(|words| message.contains(words)) => {
+            Err(SqlError(message)) if E::DIALECT.means_older_schema(&message) => {
                 self.migrate()?;
                 attempt().map_err(unavailable)
             }
@@ -301,7 +447,8 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             None => ("", vec![]),
         };
         let count = self.run(
-            &format!("SELECT COALESCE(SUM(total), 0) FROM todo_totals {filter}"),
+            // PostgreSQL sums BIGINTs as NUMERIC: the cast keeps it an integer.
+            &format!("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM todo_totals {filter}"),
             &filter_params,
         )?;
         let total = count
@@ -344,7 +491,7 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             revision_param(expected_revision),
             state,
         ];
-        let results = self.write(&[
+        let results = self.write_to(id, &[
             (
                 "UPDATE todo_totals SET total = total + CASE WHEN is_complete = ? THEN 1 ELSE -1 END \
                  WHERE EXISTS (SELECT 1 FROM todos WHERE id = ? AND revision = ? AND is_complete <> ?)",
@@ -363,17 +510,20 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             SqlValue::Integer(id.get()),
             revision_param(expected_revision),
         ];
-        let results = self.write(&[
-            (
-                "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
+        let results = self.write_to(
+            id,
+            &[
+                (
+                    "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
                  (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
-                &target,
-            ),
-            (
-                "DELETE FROM todos WHERE id = ? AND revision = ? RETURNING id",
-                &target,
-            ),
-        ])?;
+                    &target,
+                ),
+                (
+                    "DELETE FROM todos WHERE id = ? AND revision = ? RETURNING id",
+                    &target,
+                ),
+            ],
+        )?;
         if results.get(1).is_none_or(Vec::is_empty) {
             self.missed(id)
         } else {
