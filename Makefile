@@ -1,6 +1,7 @@
 # make serve: build the portable component and serve it with wasmtime on $ADDR, data in $DATA_DIR;
 #             the settings below (TODO_*) are passed on from the environment where set.
-# make test:  formatting, clippy (native and both components), and every test.
+# make test:  formatting, clippy (native and both components), and every test (with a
+#             private PostgreSQL server it starts and stops, tests/postgres.sh).
 # Each target first installs what it needs: the wasm32-wasip2 target and a pinned wasmtime CLI.
 
 ADDR ?= 127.0.0.1:3000
@@ -55,7 +56,11 @@ test: tools build $(SCHEMATHESIS)
 	$(MAKE) bench-build
 	BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 	$(MAKE) fuzz FUZZ_SECONDS=20
-	WASMTIME="$(WASMTIME)" cargo test --workspace
+	# Every test, with a private PostgreSQL server for the SQL store's PostgreSQL runs
+	# (tests/postgres.sh installs PostgreSQL where it is missing), stopped afterwards.
+	tests/postgres.sh start > target/postgres.env
+	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" cargo test --workspace; \
+		status=$$?; tests/postgres.sh stop; exit $$status
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
 build: rust-tools

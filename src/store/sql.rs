@@ -696,3 +696,27 @@ fn corrupt(row: &[SqlValue], what: &str) -> StoreError {
     let id = row.first().and_then(as_i64).unwrap_or_default();
     StoreError::Corrupt(format!("todos row {id}: unreadable {what}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_numbers_the_placeholders_sqlite_keeps_them() {
+        let sql = "UPDATE t SET a = ? WHERE id = ? AND b LIKE ? ESCAPE '\\'";
+        assert_eq!(Dialect::Sqlite.placeholders(sql), sql);
+        assert_eq!(
+            Dialect::Postgres.placeholders(sql),
+            "UPDATE t SET a = $1 WHERE id = $2 AND b LIKE $3 ESCAPE '\\'"
+        );
+    }
+
+    #[test]
+    fn each_dialect_knows_its_words_for_an_older_schema() {
+        assert!(Dialect::Sqlite.means_older_schema("no such table: todos"));
+        assert!(Dialect::Sqlite.means_older_schema("table todos has no column named title_folded"));
+        assert!(Dialect::Postgres.means_older_schema("relation \"todos\" does not exist"));
+        assert!(!Dialect::Postgres.means_older_schema("deadlock detected"));
+        assert!(!Dialect::Sqlite.means_older_schema("database is locked"));
+    }
+}
