@@ -1,4 +1,5 @@
-//! The API, natively, on both real stores: every row of the API table and every error.
+//! The API, natively, on every real store (the directory store, the SQL store on SQLite and
+//! on PostgreSQL): every row of the API table and every error.
 
 mod support;
 
@@ -36,6 +37,15 @@ fn sqlite_api() -> Api<SqliteStore<support::RusqliteExecutor>> {
         store: SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db"))),
         config: Config::default(),
         _dir: dir,
+    }
+}
+
+fn postgres_api() -> Api<SqliteStore<support::postgres::PostgresExecutor>> {
+    let database = support::postgres::Database::create();
+    Api {
+        store: SqliteStore::new(support::postgres::PostgresExecutor::connect(&database.url)),
+        config: Config::default(),
+        _dir: TempDir::new().unwrap(),
     }
 }
 
@@ -825,7 +835,7 @@ fn search_matches_titles_ignoring_case_and_sorts_by_every_key<S: Store>(api: Api
     assert!(header(&api.get("/todos?title=%20&pageSize=1"), "link").contains("title=+&"));
 }
 
-macro_rules! on_both_stores {
+macro_rules! on_every_store {
     ($($test:ident),* $(,)?) => {
         mod dir_store {
             $(#[test] fn $test() { super::$test(super::dir_api()); })*
@@ -833,10 +843,13 @@ macro_rules! on_both_stores {
         mod sqlite_store {
             $(#[test] fn $test() { super::$test(super::sqlite_api()); })*
         }
+        mod postgres_store {
+            $(#[test] fn $test() { super::$test(super::postgres_api()); })*
+        }
     };
 }
 
-on_both_stores!(
+on_every_store!(
     post_creates_with_201_location_etag_and_body,
     post_ignores_a_client_sent_id,
     get_by_id_answers_200_with_etag_and_304_when_it_matches,
