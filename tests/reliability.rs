@@ -503,6 +503,26 @@ fn eight_clients_at_once_on_one_sqlite_file_lose_no_acknowledged_write() {
 }
 
 #[test]
+fn eight_clients_at_once_on_one_postgres_database_lose_no_acknowledged_write() {
+    let database = support::postgres::Database::create();
+    let config = Config::default();
+    // A connection per request, as Spin's PostgreSQL client opens one per instance.
+    let send = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let store = SqliteStore::new(support::postgres::PostgresExecutor::connect(&database.url));
+        let request = support::native::request(method, path, headers, body);
+        Ok(Reply::from(api::handle(&store, &config, request)))
+    };
+    let events = run_for(&send, Duration::from_secs(3));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Refused)),
+        "{}",
+        summary(&events)
+    );
+    check_ledger(&events, &send, false);
+    eprintln!("PostgreSQL, 8 clients, 3 s: {}", summary(&events));
+}
+
+#[test]
 fn a_host_killed_under_write_load_loses_no_acknowledged_write() {
     let temp = TempDir::new().unwrap();
     let data = temp.path().join("data");

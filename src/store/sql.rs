@@ -219,33 +219,34 @@ const SQLITE_MIGRATIONS: &[&[Step]] = &[
 
 /// PostgreSQL's schema, version 1: the same tables as SQLite's version 4, with an identity
 /// column for ids and code-point order (`COLLATE "C"`, as Rust and SQLite compare) for the
-/// texts lists are sorted by. Run in one transaction under an advisory lock, so replicas
-/// starting at once on an empty database migrate one after the other.
-const POSTGRES_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
-    "CREATE TABLE IF NOT EXISTS todos (
+/// texts lists are sorted by. One statement, run as its own transaction: under an advisory
+/// lock (so replicas starting at once on an empty database migrate one after the other) it
+/// creates the schema only where its version is not recorded yet. Where it is, it touches
+/// nothing: a `CREATE INDEX IF NOT EXISTS` would still lock the table against the writes of
+/// instances already serving, and deadlock with them.
+const POSTGRES_MIGRATION: &str = r#"DO $migration$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7402);
+    CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY);
+    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 1) THEN
+        RETURN;
+    END IF;
+    CREATE TABLE todos (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         title TEXT NOT NULL,
         is_complete BIGINT NOT NULL DEFAULT 0,
-        due_by TEXT COLLATE \"C\",
+        due_by TEXT COLLATE "C",
         revision BIGINT NOT NULL DEFAULT 1,
-        title_folded TEXT COLLATE \"C\" NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS todos_by_completion ON todos (is_complete, id)",
-    "CREATE INDEX IF NOT EXISTS todos_by_title ON todos (title_folded, id)",
-    "CREATE INDEX IF NOT EXISTS todos_by_due_by ON todos (due_by, id)",
-    "CREATE TABLE IF NOT EXISTS todo_totals (
-        is_complete BIGINT PRIMARY KEY,
-        total BIGINT NOT NULL
-    )",
-    "INSERT INTO todo_totals (is_complete, total) VALUES (0, 0), (1, 0) ON CONFLICT DO NOTHING",
-    "INSERT INTO schema_migrations (version) VALUES (1) ON CONFLICT DO NOTHING",
-];
-
-/// The advisory lock PostgreSQL migrations hold until their transaction ends (its key any
-/// number, the same in every release). Selected as a number: a `void` column is one no
-/// client need read.
-const MIGRATION_LOCK: &str = "SELECT 1 FROM pg_advisory_xact_lock(7402)";
+        title_folded TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX todos_by_completion ON todos (is_complete, id);
+    CREATE INDEX todos_by_title ON todos (title_folded, id);
+    CREATE INDEX todos_by_due_by ON todos (due_by, id);
+    CREATE TABLE todo_totals (is_complete BIGINT PRIMARY KEY, total BIGINT NOT NULL);
+    INSERT INTO todo_totals (is_complete, total) VALUES (0, 0), (1, 0);
+    INSERT INTO schema_migrations (version) VALUES (1);
+END
+$migration$"#;
 
 /// A create's share of the totals: one more todo in its completion state.
 const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_complete = ?";
@@ -265,14 +266,7 @@ impl<E: SqlExecutor> SqliteStore<E> {
     pub fn migrate(&self) -> StoreResult<()> {
         match E::DIALECT {
             Dialect::Sqlite => self.migrate_sqlite(),
-            Dialect::Postgres => {
-                let mut statements: Vec<Statement<'_>> = vec![(MIGRATION_LOCK, &[])];
-                statements.extend(POSTGRES_SCHEMA.iter().map(|sql| (*sql, &[][..])));
-                self.db
-                    .transaction(&statements)
-                    .map(drop)
-                    .map_err(unavailable)
-            }
+            Dialect::Postgres => self.raw(POSTGRES_MIGRATION, &[]).map(drop),
         }
     }
 
@@ -484,6 +478,9 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
         );
         // Moves one from the old state's total to the new one's, if the todo is there at
         // that revision and its state changes: the same condition as the update after it.
+        // One statement per totals row, the open one first: every write locks them in one
+        // order, so two writers never wait for each other in a circle (PostgreSQL locks the
+        // rows a statement updates in whatever order it finds them).
         let state = completion(fields);
         let recount = [
             state.clone(),
@@ -491,15 +488,19 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
             revision_param(expected_revision),
             state,
         ];
-        let results = self.write_to(id, &[
-            (
+        let recount_row = |row: u8| {
+            format!(
                 "UPDATE todo_totals SET total = total + CASE WHEN is_complete = ? THEN 1 ELSE -1 END \
-                 WHERE EXISTS (SELECT 1 FROM todos WHERE id = ? AND revision = ? AND is_complete <> ?)",
-                &recount,
-            ),
-            (&update, &params),
-        ])?;
-        match results.get(1).and_then(|rows| rows.first()) {
+                 WHERE is_complete = {row} AND EXISTS \
+                 (SELECT 1 FROM todos WHERE id = ? AND revision = ? AND is_complete <> ?)"
+            )
+        };
+        let (open, done) = (recount_row(0), recount_row(1));
+        let results = self.write_to(
+            id,
+            &[(&open, &recount), (&done, &recount), (&update, &params)],
+        )?;
+        match results.get(2).and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row).map(Written::Done),
             None => Ok(self.missed(id)?),
         }
