@@ -7,14 +7,19 @@
 //! the body can be refused past its limit without being buffered, and no async executor
 //! runs per request. spin-sdk is used only for Spin's SQLite, in the Spin build.
 
+#[cfg(all(feature = "spin", feature = "spin-postgres"))]
+compile_error!("features `spin` and `spin-postgres` are two builds: choose one");
+
+#[cfg(feature = "spin-postgres")]
+mod spin_postgres;
 #[cfg(feature = "spin")]
 mod spin_sqlite;
-#[cfg(feature = "spin")]
+#[cfg(any(feature = "spin", feature = "spin-postgres"))]
 mod spin_settings {
     // Bindings for `wasi:config/store` only (world `spin-settings` in wit/).
     wit_bindgen::generate!({ world: "todo:api/spin-settings", path: "wit", generate_all });
 }
-#[cfg(not(feature = "spin"))]
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
 mod wasi_reader;
 
 use std::io::{self, Read};
@@ -45,8 +50,9 @@ impl Guest for TodoComponent {
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let store = host_store();
-        let response = match read_config() {
+        let settings = read_settings();
+        let store = host_store(&settings);
+        let response = match read_config(&settings) {
             Ok(config) => api::handle(&store, &config, request),
             Err(error) => api::misconfigured(error),
         };
@@ -72,42 +78,72 @@ fn log_request(line: &str) {
     let _ = write_all(&wasi::cli::stdout::get_stdout(), line.as_bytes());
 }
 
-/// The Spin build keeps todos in Spin's SQLite database `default`.
-#[cfg(feature = "spin")]
-fn host_store() -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
-    crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
-}
+/// The Spin builds' settings: the component's variables (declared in the manifest), read in
+/// one host call (`wasi:config/store.get-all`): one Spin variable is one host call, and
+/// reading ten of them cost more than the request's own work. `None`: the host could not
+/// give them (its words went to the log).
+#[cfg(any(feature = "spin", feature = "spin-postgres"))]
+type Settings = Option<Vec<(String, String)>>;
 
-/// The Spin build reads its settings, the component's variables (declared in `spin.toml`),
-/// in one host call (`wasi:config/store.get-all`): one Spin variable is one host call, and
-/// reading ten of them cost more than the request's own work. A variable the manifest does
-/// not define counts as unset.
-#[cfg(feature = "spin")]
-fn read_config() -> Result<Config, crate::config::ConfigError> {
+#[cfg(any(feature = "spin", feature = "spin-postgres"))]
+fn read_settings() -> Settings {
     match spin_settings::wasi::config::store::get_all() {
-        Ok(variables) => Config::read(|name| {
-            Ok(variables
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone()))
-        }),
+        Ok(variables) => Some(variables),
         Err(error) => {
             use spin_settings::wasi::config::store::Error;
             let (Error::Upstream(message) | Error::Io(message)) = error;
             // The host's words go to the log, not to the client.
             log::error(format_args!("wasi:config/store.get-all failed: {message}"));
-            Config::read(|_| Err("the Spin variables could not be read".to_owned()))
+            None
         }
     }
 }
 
-/// The portable build reads settings from the environment (`wasmtime serve --env`).
-#[cfg(not(feature = "spin"))]
-fn read_config() -> Result<Config, crate::config::ConfigError> {
+/// A variable of the Spin builds; one the manifest does not define counts as unset.
+#[cfg(any(feature = "spin", feature = "spin-postgres"))]
+fn setting<'a>(settings: &'a Settings, name: &str) -> Option<&'a str> {
+    let variables = settings.as_ref()?;
+    let (_, value) = variables.iter().find(|(key, _)| key == name)?;
+    Some(value)
+}
+
+#[cfg(any(feature = "spin", feature = "spin-postgres"))]
+fn read_config(settings: &Settings) -> Result<Config, crate::config::ConfigError> {
+    match settings {
+        Some(_) => Config::read(|name| Ok(setting(settings, name).map(str::to_owned))),
+        None => Config::read(|_| Err("the Spin variables could not be read".to_owned())),
+    }
+}
+
+/// The Spin build keeps todos in Spin's SQLite database `default`.
+#[cfg(feature = "spin")]
+fn host_store(_: &Settings) -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
+    crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
+}
+
+/// The PostgreSQL build keeps todos in the database its `database_url` variable names.
+#[cfg(feature = "spin-postgres")]
+fn host_store(settings: &Settings) -> crate::store::sql::SqlStore<spin_postgres::SpinPostgres> {
+    let url = setting(settings, "database_url").filter(|url| !url.is_empty());
+    crate::store::sql::SqlStore::new(spin_postgres::SpinPostgres::new(url.map(str::to_owned)))
+}
+
+/// The portable build reads settings from the environment (`wasmtime serve --env`), each
+/// when it is needed.
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
+struct Settings;
+
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
+fn read_settings() -> Settings {
+    Settings
+}
+
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
+fn read_config(_: &Settings) -> Result<Config, crate::config::ConfigError> {
     Config::read(host_setting)
 }
 
-#[cfg(not(feature = "spin"))]
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
 fn host_setting(name: &'static str) -> Result<Option<String>, String> {
     let variable = crate::config::env_name(name);
     match std::env::var(&variable) {
@@ -119,8 +155,8 @@ fn host_setting(name: &'static str) -> Result<Option<String>, String> {
 
 /// The portable build keeps todos in the directory the host preopens at `/data`
 /// (or at `TODO_DATA_DIR`), and reads it through the host's filesystem interface directly.
-#[cfg(not(feature = "spin"))]
-fn host_store() -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
+#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
+fn host_store(_: &Settings) -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
     let root = std::env::var("TODO_DATA_DIR").unwrap_or_else(|_| "/data".to_owned());
     let reader = wasi_reader::WasiReader::new(&root);
     crate::store::dir::DirStore::with_reader(root, reader)

@@ -253,11 +253,15 @@ const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_
 
 const COLUMNS: &str = "id, title, is_complete, due_by, revision";
 
-pub struct SqliteStore<E> {
+/// The store on SQLite, by the name the tests and the Spin build have always used.
+pub type SqliteStore<E> = SqlStore<E>;
+
+/// The SQL store over an executor, in the executor's [`Dialect`].
+pub struct SqlStore<E> {
     db: E,
 }
 
-impl<E: SqlExecutor> SqliteStore<E> {
+impl<E: SqlExecutor> SqlStore<E> {
     pub fn new(db: E) -> Self {
         Self { db }
     }
@@ -396,7 +400,7 @@ impl<E: SqlExecutor> SqliteStore<E> {
     }
 }
 
-impl<E: SqlExecutor> Store for SqliteStore<E> {
+impl<E: SqlExecutor> Store for SqlStore<E> {
     fn check_ready(&self) -> StoreResult<()> {
         self.run("SELECT 1 FROM todos LIMIT 1", &[]).map(drop)
     }
@@ -533,7 +537,7 @@ impl<E: SqlExecutor> Store for SqliteStore<E> {
     }
 }
 
-impl<E: SqlExecutor> SqliteStore<E> {
+impl<E: SqlExecutor> SqlStore<E> {
     /// A list searched by title or in another order than by id. The total is a subquery of
     /// the page's own statement, so the two come from one snapshot and always agree; only a
     /// page past the end, which has no row to carry it, counts separately. (`COUNT(*) OVER
