@@ -137,12 +137,40 @@ fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
     );
 }
 
+#[test]
+fn the_postgres_spin_component_imports_postgres_and_no_sqlite() {
+    let imports = assert_within_world(Build::SpinPostgres, "spin-postgres");
+    assert!(
+        imports.contains("spin:postgres/postgres@3"),
+        "{imports:?}"
+    );
+    assert!(
+        imports.iter().all(|name| !name.contains("sqlite")),
+        "platforms without SQLite (Akamai Functions) must accept it: {imports:?}"
+    );
+    assert!(!imports.contains("fermyon:spin/variables@2"), "{imports:?}");
+    assert!(
+        imports.contains("wasi:config/store@0.2.0-draft-2024-09-27"),
+        "{imports:?}"
+    );
+    assert!(
+        !imports.contains("wasi:filesystem/preopens@0.2"),
+        "{imports:?}"
+    );
+}
+
 /// Spin's own WIT, as the releases declare what they link (tests/data/spin-wit): 3.6.3 is
-/// what SpinKube's shim embeds, 4.0.2 the current `spin up`. Every import of the Spin build
+/// what SpinKube's shim embeds, 4.0.2 the current `spin up`. Every import of each Spin build
 /// must be offered by world `platform` of both.
 #[test]
-fn the_spin_component_imports_only_what_spin_3_and_4_link() {
-    let (imports, _) = component_interfaces(&component(Build::Spin));
+fn the_spin_components_import_only_what_spin_3_and_4_link() {
+    for build in [Build::Spin, Build::SpinPostgres] {
+        imports_linked_by_spin_3_and_4(build);
+    }
+}
+
+fn imports_linked_by_spin_3_and_4(build: Build) {
+    let (imports, _) = component_interfaces(&component(build));
     for release in ["v3.6.3", "v4.0.2"] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/spin-wit")
@@ -157,7 +185,7 @@ fn the_spin_component_imports_only_what_spin_3_and_4_link() {
             .collect();
         assert!(
             missing.is_empty(),
-            "Spin {release} does not link {missing:?}"
+            "Spin {release} does not link {missing:?} of the {build:?} build"
         );
         assert!(offered.contains("wasi:config/store@0.2.0-draft-2024-09-27"));
     }

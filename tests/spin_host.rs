@@ -35,17 +35,40 @@ impl SpinServer {
 
     /// A server whose application variables `overrides` set, as `SPIN_VARIABLE_*` would.
     fn with_variables(database: Option<PathBuf>, overrides: &[(&str, &str)]) -> Self {
-        // Compiling the component is the slow part; like Spin, do it once and reuse it.
-        static COMPILED: OnceLock<(Engine, Component)> = OnceLock::new();
-        let (engine, compiled) = COMPILED.get_or_init(|| {
-            let engine = spin_host::engine().expect("engine");
-            let compiled = Component::from_file(&engine, component(Build::Spin)).expect("compile");
-            (engine, compiled)
-        });
-        let mut app = load_app(overrides).expect("spin.toml is a manifest Spin serves");
+        let mut app =
+            load_app("spin.toml", overrides).expect("spin.toml is a manifest Spin serves");
         if database.is_none() {
             app.sqlite_databases.clear();
         }
+        Self::serve(Build::Spin, app, database)
+    }
+
+    /// `spin-postgres.toml`'s component, its variables pointing at `database`, as a user
+    /// gives them (`SPIN_VARIABLE_DATABASE_URL`, `SPIN_VARIABLE_DATABASE_HOST`).
+    fn postgres(database: &support::postgres::Database) -> Self {
+        let host = database
+            .url
+            .split_once('@')
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(host, _)| host.to_owned())
+            .expect("a postgres://user@host:port/name URL");
+        let overrides = [
+            ("database_url", database.url.as_str()),
+            ("database_host", &host),
+        ];
+        let app = load_app("spin-postgres.toml", &overrides)
+            .expect("spin-postgres.toml is a manifest Spin serves");
+        Self::serve(Build::SpinPostgres, app, None)
+    }
+
+    fn serve(build: Build, app: App, database: Option<PathBuf>) -> Self {
+        // Compiling a component is the slow part; like Spin, do it once and reuse it.
+        static ENGINE: OnceLock<Engine> = OnceLock::new();
+        static COMPILED: [OnceLock<Component>; 2] = [OnceLock::new(), OnceLock::new()];
+        let engine = ENGINE.get_or_init(|| spin_host::engine().expect("engine"));
+        let slot = usize::from(build == Build::SpinPostgres);
+        let compiled = COMPILED[slot]
+            .get_or_init(|| Component::from_file(engine, component(build)).expect("compile"));
         let host = SpinHost::new(engine, compiled, app, database).expect("link the Spin build");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -79,14 +102,14 @@ impl Drop for SpinServer {
     }
 }
 
-/// `spin.toml` as Spin reads it, with application variables set by `overrides`.
-fn load_app(overrides: &[(&str, &str)]) -> spin_host::Result<App> {
+/// A manifest as Spin reads it, with application variables set by `overrides`.
+fn load_app(manifest: &str, overrides: &[(&str, &str)]) -> spin_host::Result<App> {
     let overrides: Vec<(String, String)> = overrides
         .iter()
         .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
         .collect();
     App::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("spin.toml"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest),
         &overrides,
         false,
     )
@@ -191,6 +214,105 @@ fn concurrent_creates_on_the_spin_build_get_unique_ids() {
     assert_eq!(ids, (1..=40).collect::<Vec<_>>());
 }
 
+// ---------------------------------------------------------------------------------------
+// The PostgreSQL build (spin-postgres.toml), on the private server `make test` starts
+
+#[test]
+fn the_postgres_build_serves_the_seed_flow_and_keeps_todos_across_restarts() {
+    let database = support::postgres::Database::create();
+    let host = SpinServer::postgres(&database);
+    let body = json!({"title": "Walk the dog", "dueBy": "2026-12-24"}).to_string();
+    let created = host.call("POST", "/todos", &[JSON], body.as_bytes());
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(created.header("location"), Some("/todos/1"));
+    let expected =
+        json!({"id": 1, "title": "Walk the dog", "dueBy": "2026-12-24", "isComplete": false});
+    assert_eq!(host.call("GET", "/todos/1", &[], b"").json(), expected);
+    let tag = created.header("etag").unwrap().to_owned();
+    let stale = host.call(
+        "PATCH",
+        "/todos/1",
+        &[
+            ("content-type", "application/merge-patch+json"),
+            ("if-match", "\"9\""),
+        ],
+        b"{}",
+    );
+    assert!(stale.is_problem(412));
+    let deleted = host.call("DELETE", "/todos/1", &[("if-match", &tag)], b"");
+    assert_eq!(deleted.status, 204);
+    drop(host);
+    // A new host (a restarted replica) finds what the first one wrote, and a new id.
+    let restarted = SpinServer::postgres(&database);
+    assert!(restarted.call("GET", "/todos/1", &[], b"").is_problem(404));
+    let again = restarted.call("POST", "/todos", &[JSON], body.as_bytes());
+    assert_eq!(again.header("location"), Some("/todos/2"));
+    assert_eq!(restarted.call("GET", "/readyz", &[], b"").status, 200);
+    // The rows are in PostgreSQL, in the schema the component created.
+    let mut client = postgres::Client::connect(&database.url, postgres::NoTls).unwrap();
+    let title: String = client
+        .query_one("SELECT title FROM todos WHERE id = 2", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(title, "Walk the dog");
+}
+
+#[test]
+fn forty_concurrent_creates_on_the_postgres_build_get_unique_ids() {
+    let database = support::postgres::Database::create();
+    let host = Arc::new(SpinServer::postgres(&database));
+    // All forty on an empty database: each instance that finds no schema migrates, one
+    // after the other under the advisory lock.
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let host = host.clone();
+            std::thread::spawn(move || {
+                let body = json!({"title": format!("client {n}")}).to_string();
+                let reply = host.call("POST", "/todos", &[JSON], body.as_bytes());
+                assert_eq!(
+                    reply.status,
+                    201,
+                    "{}",
+                    String::from_utf8_lossy(&reply.body)
+                );
+                reply.json()["id"].as_i64().unwrap()
+            })
+        })
+        .collect();
+    let mut ids: Vec<i64> = tasks.into_iter().map(|task| task.join().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let listed = host.call("GET", "/todos?pageSize=100", &[], b"");
+    assert_eq!(listed.header("x-total-count"), Some("40"));
+}
+
+#[test]
+fn http_semantics_hold_on_the_postgres_build() {
+    let database = support::postgres::Database::create();
+    let host = SpinServer::postgres(&database);
+    support::semantics::check(|method, path, headers, body| host.call(method, path, headers, body));
+}
+
+#[test]
+fn without_its_database_url_the_postgres_build_is_live_but_not_ready() {
+    let app = load_app(
+        "spin-postgres.toml",
+        &[("database_url", ""), ("database_host", "127.0.0.1:1")],
+    )
+    .unwrap();
+    let host = SpinServer::serve(Build::SpinPostgres, app, None);
+    assert_eq!(host.call("GET", "/healthz", &[], b"").status, 200);
+    let unready = host.call("GET", "/readyz", &[], b"");
+    assert!(unready.is_problem(503));
+    assert!(!String::from_utf8_lossy(&unready.body).contains("database_url"));
+}
+
 #[test]
 fn http_semantics_hold_on_the_spin_build() {
     let dir = TempDir::new().unwrap();
@@ -214,7 +336,11 @@ fn without_a_granted_database_the_spin_build_is_live_but_not_ready() {
 
 #[test]
 fn spin_toml_declares_and_binds_every_setting() {
-    let variables = load_app(&[]).unwrap().variables.get_all().unwrap();
+    let variables = load_app("spin.toml", &[])
+        .unwrap()
+        .variables
+        .get_all()
+        .unwrap();
     for setting in todo_api::config::SETTINGS {
         assert_eq!(
             variables
@@ -226,6 +352,27 @@ fn spin_toml_declares_and_binds_every_setting() {
         );
     }
     assert_eq!(variables.len(), todo_api::config::SETTINGS.len());
+    // The PostgreSQL build's manifest: the same settings, and the database's address.
+    let overrides = [
+        ("database_url", "postgres://u@h:1/d"),
+        ("database_host", "h:1"),
+    ];
+    let variables = load_app("spin-postgres.toml", &overrides)
+        .unwrap()
+        .variables
+        .get_all()
+        .unwrap();
+    for setting in todo_api::config::SETTINGS {
+        let value = variables.iter().find(|(name, _)| name == setting);
+        assert_eq!(
+            value.map(|(_, v)| v.as_str()),
+            Some(""),
+            "spin-postgres.toml: {setting}"
+        );
+    }
+    let url = variables.iter().find(|(name, _)| name == "database_url");
+    assert_eq!(url.map(|(_, v)| v.as_str()), Some("postgres://u@h:1/d"));
+    assert_eq!(variables.len(), todo_api::config::SETTINGS.len() + 1);
 }
 
 #[test]

@@ -70,7 +70,11 @@ fn from_spin(value: DbValue) -> Result<SqlValue, SqlError> {
         DbValue::Floating64(number) => SqlValue::Real(number),
         DbValue::Str(text) => SqlValue::Text(text),
         DbValue::Binary(bytes) => SqlValue::Blob(bytes),
-        _ => return Err(SqlError("a column of a type the store does not read".to_owned())),
+        _ => {
+            return Err(SqlError(
+                "a column of a type the store does not read".to_owned(),
+            ));
+        }
     })
 }
 

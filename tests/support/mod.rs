@@ -19,13 +19,15 @@ mod sqlite;
 #[allow(unused_imports)] // Not every binary that includes this module runs SQL.
 pub use sqlite::RusqliteExecutor;
 
-/// The two builds of the component.
+/// The builds of the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Build {
     /// WASI only, data in a directory: what `make serve` runs under `wasmtime serve`.
     Portable,
     /// Spin's SQLite: what `spin build` produces.
     Spin,
+    /// Spin's PostgreSQL client: what `spin build -f spin-postgres.toml` produces.
+    SpinPostgres,
 }
 
 impl Build {
@@ -33,6 +35,7 @@ impl Build {
         let name = match self {
             Build::Portable => "portable",
             Build::Spin => "spin",
+            Build::SpinPostgres => "spin-postgres",
         };
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target")
@@ -44,9 +47,11 @@ impl Build {
 pub fn component(build: Build) -> PathBuf {
     static PORTABLE: OnceLock<PathBuf> = OnceLock::new();
     static SPIN: OnceLock<PathBuf> = OnceLock::new();
+    static SPIN_POSTGRES: OnceLock<PathBuf> = OnceLock::new();
     let cell = match build {
         Build::Portable => &PORTABLE,
         Build::Spin => &SPIN,
+        Build::SpinPostgres => &SPIN_POSTGRES,
     };
     cell.get_or_init(|| {
         let target_dir = build.target_dir();
@@ -61,8 +66,14 @@ pub fn component(build: Build) -> PathBuf {
                 "--target-dir",
             ])
             .arg(&target_dir);
-        if build == Build::Spin {
-            command.args(["--features", "spin"]);
+        match build {
+            Build::Portable => {}
+            Build::Spin => {
+                command.args(["--features", "spin"]);
+            }
+            Build::SpinPostgres => {
+                command.args(["--features", "spin-postgres"]);
+            }
         }
         let output = command.output().expect("run cargo build");
         assert!(

@@ -11,13 +11,15 @@
 //!   component runs on;
 //! - Spin's interfaces over real parts: `fermyon:spin/sqlite@2.0.0` on a SQLite file,
 //!   `fermyon:spin/variables@2.0.0` and `wasi:config/store@0.2.0-draft-2024-09-27` resolving
-//!   the manifest's variables on every call ([`manifest`]).
+//!   the manifest's variables on every call ([`manifest`]), `spin:postgres/postgres@3.0.0` on
+//!   a real PostgreSQL connection (tokio-postgres);
 //!
 //! It also counts, for every response, whether its body was complete when the component
 //! handed it over ([`Handoffs`]): deterministic, because the count is taken inside the
 //! `response-outparam.set` call, while the component waits for it.
 
 pub mod manifest;
+mod postgres;
 mod sqlite;
 
 use std::collections::VecDeque;
@@ -57,6 +59,15 @@ mod bindings {
         ",
         imports: { default: async },
         with: { "fermyon:spin/sqlite.connection": crate::sqlite::SqliteConnection },
+    });
+}
+
+mod postgres_bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/deps/spin-postgres@3.0.0",
+        interfaces: "import spin:postgres/postgres@3.0.0;",
+        imports: { default: async },
+        with: { "spin:postgres/postgres.connection": crate::postgres::PgConnection },
     });
 }
 
@@ -292,6 +303,10 @@ impl SpinHost {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::fermyon::spin::sqlite::add_to_linker::<_, HasSelf<InstanceState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        postgres_bindings::spin::postgres::postgres::add_to_linker::<_, HasSelf<InstanceState>>(
             &mut linker,
             |s| s,
         )?;
