@@ -28,11 +28,13 @@ SCHEMATHESIS := $(SCHEMATHESIS_DIR)/bin/st
 
 PORTABLE_DIR := target/portable
 SPIN_DIR := target/spin
+SPIN_POSTGRES_DIR := target/spin-postgres
 PORTABLE_WASM := $(PORTABLE_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
+SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin bench bench-build bench-tokens bench-sync fuzz tools rust-tools
+.PHONY: serve test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
@@ -49,6 +51,7 @@ test: tools build $(SCHEMATHESIS)
 	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_DIR) --features spin -- -D warnings
+	cargo clippy --target wasm32-wasip2 --target-dir $(SPIN_POSTGRES_DIR) --features spin-postgres -- -D warnings
 	# A smoke run of the token-cost measurement: proves it works, asserts no timing.
 	WASMTIME="$(WASMTIME)" bench/token-cost.sh 5
 	tests/openapi_conformance.sh "$(SCHEMATHESIS)" "$(WASMTIME)" 50 1
@@ -71,6 +74,11 @@ build: rust-tools
 build-spin: rust-tools
 	$(WASM_BUILD) --target-dir $(SPIN_DIR) --features spin
 	@ls -l $(SPIN_WASM)
+
+# The Spin component on PostgreSQL (what `spin build -f spin-postgres.toml` runs).
+build-spin-postgres: rust-tools
+	$(WASM_BUILD) --target-dir $(SPIN_POSTGRES_DIR) --features spin-postgres
+	@ls -l $(SPIN_POSTGRES_WASM)
 
 # Everything make bench measures: both builds, both floors, the hand-written Spin peer, the
 # native server, the Spin-faithful host (optimised as a host, profile `host`), and wrk.

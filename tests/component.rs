@@ -140,10 +140,7 @@ fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
 #[test]
 fn the_postgres_spin_component_imports_postgres_and_no_sqlite() {
     let imports = assert_within_world(Build::SpinPostgres, "spin-postgres");
-    assert!(
-        imports.contains("spin:postgres/postgres@3"),
-        "{imports:?}"
-    );
+    assert!(imports.contains("spin:postgres/postgres@3"), "{imports:?}");
     assert!(
         imports.iter().all(|name| !name.contains("sqlite")),
         "platforms without SQLite (Akamai Functions) must accept it: {imports:?}"
