@@ -190,6 +190,14 @@ fn the_spin_build_writes_conditionally_and_never_reuses_ids() {
 fn concurrent_creates_on_the_spin_build_get_unique_ids() {
     let dir = TempDir::new().unwrap();
     let host = Arc::new(SpinServer::start(Some(database_file(dir.path()))));
+    assert_eq!(
+        forty_concurrent_creates(&host),
+        (1..=40).collect::<Vec<_>>()
+    );
+}
+
+/// Forty clients create a todo each at once; the ids they are given, sorted.
+fn forty_concurrent_creates(host: &Arc<SpinServer>) -> Vec<i64> {
     let tasks: Vec<_> = (0..40)
         .map(|n| {
             let host = host.clone();
@@ -206,12 +214,9 @@ fn concurrent_creates_on_the_spin_build_get_unique_ids() {
             })
         })
         .collect();
-    let mut ids = Vec::new();
-    for task in tasks {
-        ids.push(task.join().unwrap());
-    }
+    let mut ids: Vec<i64> = tasks.into_iter().map(|task| task.join().unwrap()).collect();
     ids.sort_unstable();
-    assert_eq!(ids, (1..=40).collect::<Vec<_>>());
+    ids
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,24 +273,7 @@ fn forty_concurrent_creates_on_the_postgres_build_get_unique_ids() {
     let host = Arc::new(SpinServer::postgres(&database));
     // All forty on an empty database: each instance that finds no schema migrates, one
     // after the other under the advisory lock.
-    let tasks: Vec<_> = (0..40)
-        .map(|n| {
-            let host = host.clone();
-            std::thread::spawn(move || {
-                let body = json!({"title": format!("client {n}")}).to_string();
-                let reply = host.call("POST", "/todos", &[JSON], body.as_bytes());
-                assert_eq!(
-                    reply.status,
-                    201,
-                    "{}",
-                    String::from_utf8_lossy(&reply.body)
-                );
-                reply.json()["id"].as_i64().unwrap()
-            })
-        })
-        .collect();
-    let mut ids: Vec<i64> = tasks.into_iter().map(|task| task.join().unwrap()).collect();
-    ids.sort_unstable();
+    let mut ids = forty_concurrent_creates(&host);
     ids.dedup();
     assert_eq!(ids.len(), 40);
     let listed = host.call("GET", "/todos?pageSize=100", &[], b"");

@@ -17,6 +17,18 @@ pub struct PgConnection {
 
 impl pg::Host for InstanceState {}
 
+impl InstanceState {
+    fn client(
+        &self,
+        connection: &Resource<PgConnection>,
+    ) -> Result<&tokio_postgres::Client, pg::Error> {
+        self.table
+            .get(connection)
+            .map(|connection| &connection.client)
+            .map_err(|error| pg::Error::Other(error.to_string()))
+    }
+}
+
 impl pg::HostConnection for InstanceState {
     async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, pg::Error> {
         let (client, connection) = tokio_postgres::connect(&address, tokio_postgres::NoTls)
@@ -38,11 +50,7 @@ impl pg::HostConnection for InstanceState {
         statement: String,
         params: Vec<pg::ParameterValue>,
     ) -> Result<pg::RowSet, pg::Error> {
-        let client = &self
-            .table
-            .get(&connection)
-            .map_err(|error| pg::Error::Other(error.to_string()))?
-            .client;
+        let client = self.client(&connection)?;
         let params = parameters(params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let rows = client
@@ -77,11 +85,7 @@ impl pg::HostConnection for InstanceState {
         statement: String,
         params: Vec<pg::ParameterValue>,
     ) -> Result<u64, pg::Error> {
-        let client = &self
-            .table
-            .get(&connection)
-            .map_err(|error| pg::Error::Other(error.to_string()))?
-            .client;
+        let client = self.client(&connection)?;
         let params = parameters(params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         client
