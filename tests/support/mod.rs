@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests: the real parts they run on.
 //! - [`RusqliteExecutor`]: the SQLite store's executor seam over `rusqlite`, so the native
 //!   tests run the very SQL the Spin build runs;
+//! - [`postgres`], [`libsql`]: the SQL store on a real PostgreSQL and a real sqld;
 //! - [`component`]: builds a component in release mode, once per test binary;
 //! - [`Server`]: a `wasmtime serve` process on a free port, stopped when dropped;
 //! - [`native`]: requests for the core called directly, and checks on its answers;
@@ -13,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod libsql;
 pub mod postgres;
 pub mod semantics;
 mod sqlite;
@@ -303,7 +305,7 @@ pub fn request_to(
     Ok(Reply::from(http::Response::from_parts(parts, body)))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
