@@ -68,11 +68,13 @@ impl Sqld {
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while super::request_to(&server.url, "GET", "/health", &[], b"")
-            .map(|reply| reply.status)
+        while super::request_to(&server.url, "GET", "/health", &[], b"").map(|reply| reply.status)
             != Ok(200)
         {
-            assert!(Instant::now() < deadline, "sqld did not come up on {address}");
+            assert!(
+                Instant::now() < deadline,
+                "sqld did not come up on {address}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server

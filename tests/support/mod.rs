@@ -170,6 +170,11 @@ impl Server {
         Self::spawn(data, false, &[], false)
     }
 
+    /// Serves on `port` of 127.0.0.1: a replica started again where its clients look.
+    pub fn start_at(data: &Path, port: u16) -> Self {
+        Self::spawn_on(data, true, &[], false, &[], port)
+    }
+
     fn spawn(data: &Path, mount: bool, env: &[(&str, &str)], own_mount: bool) -> Self {
         Self::spawn_with(data, mount, env, own_mount, &[])
     }
@@ -181,13 +186,28 @@ impl Server {
         own_mount: bool,
         host_env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn_on(data, mount, env, own_mount, host_env, free_port())
+    }
+
+    fn spawn_on(
+        data: &Path,
+        mount: bool,
+        env: &[(&str, &str)],
+        own_mount: bool,
+        host_env: &[(&str, &str)],
+        port: u16,
+    ) -> Self {
         let component = component(Build::Portable);
-        let port = free_port();
         let log = data
             .parent()
             .unwrap_or(data)
             .join(format!("wasmtime-serve-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("create server log");
+        // Appended to: a replica started again on its port keeps what it said before.
+        let log_file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("create server log");
         let mut command = if own_mount {
             // `sh` binds the directory onto itself in a new mount namespace, then becomes
             // wasmtime (exec), so the child's pid names the namespace for `remount`.
@@ -274,6 +294,125 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The Spin-faithful host's binary (`tests/spin-host`, profile `host`, as make bench runs
+/// it), built once per test binary: for tests that need the host as a process of its own.
+pub fn spin_host_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+            let output = Command::new(env!("CARGO"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args([
+                    "build",
+                    "--profile",
+                    "host",
+                    "-p",
+                    "spin-host",
+                    "--target-dir",
+                ])
+                .arg(&target_dir)
+                .output()
+                .expect("run cargo build");
+            assert!(
+                output.status.success(),
+                "building spin-host failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            target_dir.join("host/spin-host")
+        })
+        .clone()
+}
+
+/// A Spin build served by the Spin-faithful host as a process of its own, as `spin up
+/// --from MANIFEST` would serve it, application variables given as `SPIN_VARIABLE_*`.
+/// Dropping it kills the process.
+pub struct SpinHostProcess {
+    child: Child,
+    log: PathBuf,
+    pub base: String,
+}
+
+impl SpinHostProcess {
+    /// Serves `manifest` (relative to the repository) with `build`'s component on `port`,
+    /// its log in `log_dir`.
+    pub fn start(
+        build: Build,
+        manifest: &str,
+        variables: &[(&str, &str)],
+        port: u16,
+        log_dir: &Path,
+    ) -> Self {
+        let log = log_dir.join(format!("spin-host-{port}.log"));
+        let log_file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("create host log");
+        let mut command = Command::new(spin_host_binary());
+        command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--manifest",
+                manifest,
+            ])
+            .arg("--source")
+            .arg(component(build));
+        for (name, value) in variables {
+            command.env(
+                format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                value,
+            );
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log handle"))
+            .stderr(log_file)
+            .spawn()
+            .expect("start spin-host");
+        let mut host = Self {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while agent()
+            .get(format!("{}/healthz", host.base))
+            .call()
+            .is_err()
+        {
+            if let Ok(Some(status)) = host.child.try_wait() {
+                panic!("spin-host exited with {status}:\n{}", host.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "spin-host did not start in time:\n{}",
+                host.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        host
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Ends the host at once, as a crash or `kill -9` would, and waits for it.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SpinHostProcess {
+    fn drop(&mut self) {
+        self.kill_now();
     }
 }
 
