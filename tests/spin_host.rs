@@ -302,6 +302,32 @@ fn without_its_database_url_the_postgres_build_is_live_but_not_ready() {
 }
 
 #[test]
+fn the_postgres_build_reaches_only_the_host_its_manifest_allows() {
+    let database = support::postgres::Database::create();
+    // database_host names another port than database_url's: allowed_outbound_hosts (from
+    // database_host) does not admit the database, so the host refuses the connection.
+    let app = load_app(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", "127.0.0.1:1"),
+        ],
+    )
+    .unwrap();
+    let host = SpinServer::serve(Build::SpinPostgres, app, None);
+    assert_eq!(host.call("GET", "/healthz", &[], b"").status, 200);
+    let unready = host.call("GET", "/readyz", &[], b"");
+    assert!(unready.is_problem(503));
+    let refused = host.call("POST", "/todos", &[JSON], br#"{"title":"a"}"#);
+    assert!(refused.is_problem(503));
+    let body = String::from_utf8_lossy(&refused.body);
+    assert!(
+        !body.contains("permitted") && !body.contains("127.0.0.1"),
+        "{body}"
+    );
+}
+
+#[test]
 fn http_semantics_hold_on_the_spin_build() {
     let dir = TempDir::new().unwrap();
     let host = SpinServer::start(Some(database_file(dir.path())));

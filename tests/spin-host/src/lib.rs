@@ -46,7 +46,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{Error as HttpError, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub use anyhow::Result;
-pub use manifest::{App, Variables};
+pub use manifest::{AllowedHosts, App, Variables};
 /// The wasmtime this host runs on, for callers that compile components for it.
 pub use wasmtime;
 
@@ -208,6 +208,7 @@ pub struct InstanceState {
     granted_databases: Arc<Vec<String>>,
     default_database: Option<PathBuf>,
     variables: Arc<Variables>,
+    allowed_outbound_hosts: Arc<AllowedHosts>,
 }
 
 /// Outbound requests fail, as an empty `allowed_outbound_hosts` asks.
@@ -286,6 +287,7 @@ struct Inner {
     granted_databases: Arc<Vec<String>>,
     default_database: Option<PathBuf>,
     variables: Arc<Variables>,
+    allowed_outbound_hosts: Arc<AllowedHosts>,
     handoffs: Handoffs,
 }
 
@@ -318,6 +320,7 @@ impl SpinHost {
                 pre,
                 granted_databases: Arc::new(app.sqlite_databases.clone()),
                 variables: Arc::new(app.variables),
+                allowed_outbound_hosts: Arc::new(app.allowed_outbound_hosts),
                 default_database,
                 handoffs: Handoffs::default(),
             }),
@@ -366,6 +369,7 @@ impl Inner {
                 granted_databases: self.granted_databases.clone(),
                 default_database: self.default_database.clone(),
                 variables: self.variables.clone(),
+                allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
             },
         );
         // As Spin's store builder: with epoch interruption there must be some deadline.

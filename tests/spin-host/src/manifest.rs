@@ -22,6 +22,9 @@ pub struct App {
     pub source: PathBuf,
     /// `sqlite_databases`: the labels the component may open.
     pub sqlite_databases: Vec<String>,
+    /// `allowed_outbound_hosts`, templates resolved as Spin resolves them when it loads the
+    /// application: where the component may connect.
+    pub allowed_outbound_hosts: AllowedHosts,
     pub variables: Variables,
 }
 
@@ -85,12 +88,105 @@ impl App {
             })
             .unwrap_or_default();
         let variables = Variables::from_manifest(&table, component, overrides, read_environment)?;
+        let mut allowed = Vec::new();
+        for entry in component
+            .get("allowed_outbound_hosts")
+            .and_then(toml::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let template = entry
+                .as_str()
+                .context("allowed_outbound_hosts holds a non-string")?;
+            let parts = parse_template(template)?;
+            let resolved = variables.render(&parts).map_err(anyhow::Error::msg)?;
+            allowed.push(
+                AllowedHost::parse(&resolved)
+                    .with_context(|| format!("allowed_outbound_hosts: {resolved:?}"))?,
+            );
+        }
         Ok(Self {
             component_id,
             source: base.join(source),
             sqlite_databases,
+            allowed_outbound_hosts: AllowedHosts(allowed),
             variables,
         })
+    }
+}
+
+/// One entry of `allowed_outbound_hosts`: `scheme://host[:port]`, where host or port may be
+/// `*`, and a missing port is the scheme's own (Spin's rules, for the schemes served here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllowedHost {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedHost {
+    fn parse(entry: &str) -> anyhow::Result<Self> {
+        let (scheme, rest) = entry.split_once("://").context("no scheme://")?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, "*")) => (host, None),
+            Some((host, port)) => (host, Some(port.parse().context("not a port")?)),
+            None => (rest, default_port(scheme)),
+        };
+        if host.is_empty() || host.contains(['/', '@']) {
+            bail!("not a host");
+        }
+        Ok(Self {
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    fn admits(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.scheme == scheme
+            && (self.host == "*" || self.host.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|allowed| allowed == port)
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "postgres" => Some(5432),
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// Where a component may connect.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedHosts(Vec<AllowedHost>);
+
+impl AllowedHosts {
+    /// Whether a PostgreSQL connection string (`postgres://[user[:password]@]host[:port][/db]`)
+    /// points at an allowed host; key-value strings and anything unparsable are refused.
+    pub fn admits_postgres(&self, address: &str) -> bool {
+        let Some(rest) = address
+            .strip_prefix("postgres://")
+            .or_else(|| address.strip_prefix("postgresql://"))
+        else {
+            return false;
+        };
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((host, port)) => match port.parse() {
+                Ok(port) => (host, port),
+                Err(_) => return false,
+            },
+            None => (host_port, 5432),
+        };
+        !host.is_empty()
+            && self
+                .0
+                .iter()
+                .any(|allowed| allowed.admits("postgres", host, port))
     }
 }
 
@@ -237,6 +333,37 @@ fn parse_template(template: &str) -> anyhow::Result<Vec<Part>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_connections_go_only_where_allowed_outbound_hosts_say() {
+        let allowed = |entries: &[&str]| {
+            AllowedHosts(
+                entries
+                    .iter()
+                    .map(|e| AllowedHost::parse(e).unwrap())
+                    .collect(),
+            )
+        };
+        let one = allowed(&["postgres://db.example.com:6543"]);
+        assert!(one.admits_postgres("postgres://u:p@db.example.com:6543/todos"));
+        assert!(one.admits_postgres("postgresql://DB.example.com:6543"));
+        assert!(
+            !one.admits_postgres("postgres://u@db.example.com/todos"),
+            "port 5432"
+        );
+        assert!(!one.admits_postgres("postgres://u@other.example.com:6543/todos"));
+        assert!(!one.admits_postgres("host=db.example.com port=6543"));
+        assert!(!one.admits_postgres("mysql://db.example.com:6543"));
+        let default_port = allowed(&["postgres://db.example.com"]);
+        assert!(default_port.admits_postgres("postgres://u@db.example.com/todos"));
+        assert!(default_port.admits_postgres("postgres://u@db.example.com:5432/todos"));
+        assert!(!default_port.admits_postgres("postgres://u@db.example.com:5433/todos"));
+        let any = allowed(&["postgres://*:*"]);
+        assert!(any.admits_postgres("postgres://u@anywhere:1/x"));
+        assert!(!allowed(&[]).admits_postgres("postgres://u@db.example.com/todos"));
+        assert!(AllowedHost::parse("db.example.com").is_err());
+        assert!(AllowedHost::parse("postgres://").is_err());
+    }
 
     #[test]
     fn templates_mix_text_and_variables() {

@@ -1,5 +1,6 @@
 //! `spin:postgres/postgres@3.0.0` as Spin serves it: `open` connects to the address the
-//! component gives (tokio-postgres, no TLS, as for a local server), and each statement runs
+//! component gives if `allowed_outbound_hosts` admits its host and port (tokio-postgres, no
+//! TLS, as for a local server), and each statement runs
 //! on that connection, parameters and columns converted as Spin's outbound-pg converts them.
 //! The connection lives as long as the component's handle, as in Spin.
 
@@ -31,6 +32,12 @@ impl InstanceState {
 
 impl pg::HostConnection for InstanceState {
     async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, pg::Error> {
+        // As Spin: only to a host the manifest's allowed_outbound_hosts names.
+        if !self.allowed_outbound_hosts.admits_postgres(&address) {
+            return Err(pg::Error::ConnectionFailed(format!(
+                "address {address} is not permitted"
+            )));
+        }
         let (client, connection) = tokio_postgres::connect(&address, tokio_postgres::NoTls)
             .await
             .map_err(|error| pg::Error::ConnectionFailed(error.to_string()))?;
