@@ -41,10 +41,23 @@ fn the_readme_documents_every_setting_under_both_names() {
 }
 
 #[test]
-fn the_readme_shows_spin_toml_as_it_is() {
+fn every_file_the_readme_links_exists() {
     let readme = project_file("README.md");
-    assert!(
-        readme.contains(&format!("```toml\n{}```", project_file("spin.toml"))),
-        "the README's copy of spin.toml is out of date"
-    );
+    let mut linked = 0;
+    for target in readme.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+        if target.contains("://") || target.starts_with('#') {
+            continue;
+        }
+        let path = target.split('#').next().unwrap();
+        assert!(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(path).exists(),
+            "the README links {target}, which does not exist"
+        );
+        linked += 1;
+    }
+    // The manifests are linked, not copied: a copy would drift from them.
+    for manifest in ["spin.toml", "spin-postgres.toml"] {
+        assert!(readme.contains(&format!("]({manifest})")), "{manifest}");
+    }
+    assert!(linked >= 5, "{linked} links");
 }
