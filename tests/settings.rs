@@ -44,7 +44,11 @@ fn the_readme_documents_every_setting_under_both_names() {
 fn every_file_the_readme_links_exists() {
     let readme = project_file("README.md");
     let mut linked = 0;
-    for target in readme.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+    for target in readme
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+    {
         if target.contains("://") || target.starts_with('#') {
             continue;
         }
