@@ -8,11 +8,8 @@
 //! cargo run --example mint_token -- jwks 7 k1            # that key's public JWKS
 //! ```
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use serde_json::json;
-use support::tokens;
+use todo_api::testing::tokens;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,8 +7,11 @@
 //! - [`problem`]: RFC 9457 problem details for every error;
 //! - [`config`]: the settings, read from Spin variables or the environment;
 //! - [`cors`] and [`jwt`]: cross-origin access and bearer-token authentication;
-//! - [`store`]: the store trait, with a SQLite store (Spin) and a directory store
-//!   (`wasmtime serve --dir`).
+//! - [`store`]: the store trait, with a SQL store (Spin's SQLite, libSQL, PostgreSQL) and
+//!   a directory store (`wasmtime serve --dir`).
+//!
+//! [`testing`] (feature `testing`) holds what the tests, the fuzz target, the examples and
+//! the benchmark share.
 
 #![deny(unsafe_code)]
 
@@ -19,6 +22,8 @@ pub mod jwt;
 mod log;
 pub mod problem;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod todo;
 
 // The export macro of the `wasi` bindings expands to `unsafe` ABI glue.

@@ -6,11 +6,11 @@ mod support;
 use http::Response;
 use serde_json::{Value, json};
 use support::native::{body, problem, request};
-use support::tokens::{self, SECRET};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::{Config, ConfigError};
 use todo_api::store::dir::DirStore;
+use todo_api::testing::tokens::{self, SECRET};
 
 struct Api {
     store: DirStore,

@@ -31,10 +31,12 @@ fn dir_api() -> Api<DirStore> {
     }
 }
 
-fn sqlite_api() -> Api<SqliteStore<support::RusqliteExecutor>> {
+fn sqlite_api() -> Api<SqliteStore<todo_api::testing::RusqliteExecutor>> {
     let dir = TempDir::new().unwrap();
     Api {
-        store: SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db"))),
+        store: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
+            &dir.path().join("t.db"),
+        )),
         config: Config::default(),
         _dir: dir,
     }
@@ -978,7 +980,9 @@ fn if_match_star_never_fails_because_another_writer_got_in_between() {
     for (if_match, expected) in [(Some("*"), 200), (None, 200), (Some("\"1\""), 412)] {
         let dir = TempDir::new().unwrap();
         let store = RacedOnce {
-            inner: SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db"))),
+            inner: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
+                &dir.path().join("t.db"),
+            )),
             raced: std::cell::Cell::new(true),
         };
         let config = Config::default();

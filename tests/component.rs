@@ -474,7 +474,8 @@ fn no_answer_carries_what_a_lower_layer_said_even_with_backtraces_on() {
     // A body the client cuts short: the host's error (with its backtrace) goes to the log.
     let address = server.base.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
-    let token = support::tokens::hs256(secret.as_bytes(), &support::tokens::fresh());
+    let token =
+        todo_api::testing::tokens::hs256(secret.as_bytes(), &todo_api::testing::tokens::fresh());
     let head = format!(
         "POST /todos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\":"
@@ -650,7 +651,7 @@ fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land
 
 #[test]
 fn environment_settings_turn_on_cors_and_bearer_tokens() {
-    use support::tokens;
+    use todo_api::testing::tokens;
     let (_temp, data) = data_dir();
     let key = tokens::es_key(5);
     let jwks = tokens::jwks(&key, "k1");
@@ -806,7 +807,7 @@ fn nested(depth: usize, leaf: Value) -> Value {
 /// must be answered, never trap (a trap is a 500 from the host).
 #[test]
 fn json_nested_to_the_parsers_limit_fits_the_components_stack() {
-    use support::tokens;
+    use todo_api::testing::tokens;
     let (_temp, data) = data_dir();
     let server = Server::start_with_env(&data, &[("TODO_JWT_HS256_SECRET", tokens::SECRET)]);
     let bearer = format!(

@@ -8,13 +8,14 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use support::native::{problem, request};
-use support::{Reply, RusqliteExecutor, Server};
+use support::{Reply, Server};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
 use todo_api::store::Store;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
+use todo_api::testing::RusqliteExecutor;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 const NEW_TODO: &[u8] = br#"{"title":"a"}"#;

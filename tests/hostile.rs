@@ -3,8 +3,6 @@
 //! Whatever comes in: no panic, a status from the documented set, errors as problem
 //! details, and a refused request leaves the stored todos exactly as they were.
 
-#[path = "support/oracle.rs"]
-mod oracle;
 mod support;
 
 use proptest::prelude::*;
@@ -13,6 +11,7 @@ use tempfile::TempDir;
 use todo_api::store::Store;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
+use todo_api::testing::oracle;
 
 /// One request as a host could hand it over.
 #[derive(Debug, Clone)]
@@ -217,7 +216,7 @@ proptest! {
     #[test]
     fn any_request_on_the_sqlite_store_gets_a_documented_answer(inputs in prop::collection::vec(input(), 1..6)) {
         let dir = TempDir::new().unwrap();
-        let store = SqliteStore::new(support::RusqliteExecutor::open(&dir.path().join("t.db")));
+        let store = SqliteStore::new(todo_api::testing::RusqliteExecutor::open(&dir.path().join("t.db")));
         oracle::seed(&store);
         for input in &inputs {
             check(&store, input)?;

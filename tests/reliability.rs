@@ -522,7 +522,7 @@ fn eight_clients_at_once_on_one_sqlite_file_lose_no_acknowledged_write() {
     let temp = TempDir::new().unwrap();
     let database = temp.path().join("todos.db");
     eight_clients_on(
-        || SqliteStore::new(support::RusqliteExecutor::open(&database)),
+        || SqliteStore::new(todo_api::testing::RusqliteExecutor::open(&database)),
         "SQLite",
     );
 }

@@ -395,7 +395,7 @@ fn spin_variables_configure_cors_and_bearer_tokens() {
     let host = SpinServer::with_variables(
         Some(database_file(dir.path())),
         &[
-            ("jwt_hs256_secret", support::tokens::SECRET),
+            ("jwt_hs256_secret", todo_api::testing::tokens::SECRET),
             ("jwt_write_scope", "todos:write"),
             ("cors_allowed_origins", "https://app.example.com"),
         ],
@@ -408,10 +408,10 @@ fn spin_variables_configure_cors_and_bearer_tokens() {
         refused.header("access-control-allow-origin"),
         Some("https://app.example.com")
     );
-    let claims = json!({"exp": support::tokens::now() + 600, "scope": "todos:write"});
+    let claims = json!({"exp": todo_api::testing::tokens::now() + 600, "scope": "todos:write"});
     let bearer = format!(
         "Bearer {}",
-        support::tokens::hs256(support::tokens::SECRET.as_bytes(), &claims)
+        todo_api::testing::tokens::hs256(todo_api::testing::tokens::SECRET.as_bytes(), &claims)
     );
     let created = host.call(
         "POST",
@@ -535,8 +535,9 @@ fn every_answer_is_complete_when_the_component_hands_it_over() {
 fn the_largest_page_the_api_gives_arrives_whole() {
     let dir = TempDir::new().unwrap();
     let database = database_file(dir.path());
-    let store =
-        todo_api::store::sqlite::SqliteStore::new(support::RusqliteExecutor::open(&database));
+    let store = todo_api::store::sqlite::SqliteStore::new(
+        todo_api::testing::RusqliteExecutor::open(&database),
+    );
     store.migrate().unwrap();
     support::largest_page::seed(&store);
     let server = SpinServer::with_variables(

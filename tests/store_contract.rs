@@ -26,12 +26,12 @@ trait Fixture: Send + Sync + 'static {
 struct Sqlite(TempDir);
 
 impl Fixture for Sqlite {
-    type Store = SqliteStore<support::RusqliteExecutor>;
+    type Store = SqliteStore<todo_api::testing::RusqliteExecutor>;
     fn new() -> Self {
         Self(TempDir::new().unwrap())
     }
     fn open(&self) -> Self::Store {
-        SqliteStore::new(support::RusqliteExecutor::open(
+        SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
             &self.0.path().join("todos.db"),
         ))
     }
@@ -837,30 +837,6 @@ fn the_dir_store_lists_when_current_is_missing_empty_or_unreadable() {
         let read = store.get(id(1)).unwrap().unwrap();
         assert_eq!((read.revision, read.todo.title.as_str()), (2, "b"));
     }
-}
-
-#[test]
-fn the_dir_store_reads_and_updates_todos_written_before_revisions_were_recorded() {
-    let fixture = Dir::new();
-    let store = fixture.open();
-    // The earlier layout: bare records, no `current`, the revision only in the name.
-    let dir = fixture.0.path().join("todos/1");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("1.json"), b"").unwrap();
-    let todo = json!({"id": 1, "title": "old", "dueBy": null, "isComplete": true});
-    std::fs::write(dir.join("2.json"), todo.to_string()).unwrap();
-    std::fs::write(fixture.0.path().join("last-id"), b"1").unwrap();
-    let read = store.get(id(1)).unwrap().unwrap();
-    assert_eq!((read.revision, read.todo.title.as_str()), (2, "old"));
-    assert_eq!(all(&store), vec![1]);
-    store.update(id(1), 2, &fields("new", false)).unwrap();
-    assert_eq!(store.get(id(1)).unwrap().unwrap().revision, 3);
-    assert_eq!(store.delete(id(1), 3).unwrap(), Written::Done(()));
-    assert_eq!(store.get(id(1)).unwrap(), None);
-    assert_eq!(
-        store.create(&fields("next", false)).unwrap().todo.id.get(),
-        2
-    );
 }
 
 /// A reader whose host cuts every partial read short, as WASI allows.

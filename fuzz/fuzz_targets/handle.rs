@@ -5,12 +5,10 @@
 
 #![no_main]
 
-#[path = "../../tests/support/oracle.rs"]
-mod oracle;
-
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use todo_api::store::dir::DirStore;
+use todo_api::testing::oracle;
 
 /// One request, structured so the fuzzer reaches every route quickly: known methods,
 /// paths and header values, each with a raw alternative that can hold anything.

@@ -7,10 +7,6 @@
 //! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 sqlite:/tmp/todos.db
 //! ```
 
-/// The same rusqlite executor the native tests use.
-#[path = "../../../tests/support/sqlite.rs"]
-mod sqlite;
-
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -36,7 +32,7 @@ enum Backend {
 
 thread_local! {
     /// One SQLite connection per worker thread, opened on first use.
-    static SQLITE: RefCell<Option<SqliteStore<sqlite::RusqliteExecutor>>> = const { RefCell::new(None) };
+    static SQLITE: RefCell<Option<SqliteStore<todo_api::testing::RusqliteExecutor>>> = const { RefCell::new(None) };
 }
 
 impl Backend {
@@ -46,7 +42,7 @@ impl Backend {
             Self::Sqlite(path) => SQLITE.with(|cell| {
                 let mut cell = cell.borrow_mut();
                 let store = cell
-                    .get_or_insert_with(|| SqliteStore::new(sqlite::RusqliteExecutor::open(path)));
+                    .get_or_insert_with(|| SqliteStore::new(todo_api::testing::RusqliteExecutor::open(path)));
                 api::handle(store, config, request)
             }),
         }

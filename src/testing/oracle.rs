@@ -1,10 +1,10 @@
 //! What any request must get, whatever it holds: shared by the property tests
 //! (`tests/hostile.rs`) and the fuzz target (`fuzz/fuzz_targets/handle.rs`).
 
-use todo_api::api;
-use todo_api::config::Config;
-use todo_api::store::{ListQuery, Store, Versioned};
-use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
+use crate::api;
+use crate::config::Config;
+use crate::store::{ListQuery, Store, Versioned};
+use crate::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
 
 /// Default settings, or (`secured`) bearer tokens on reads and writes, CORS for one
 /// origin and a 64-byte body limit.

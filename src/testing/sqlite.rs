@@ -1,12 +1,11 @@
-//! The SQLite store's executor seam over `rusqlite`, so native code runs the very SQL the
-//! Spin build runs. Shared by the tests and the benchmark's native server
-//! (`bench/native-server`), which includes this file.
+//! The SQL store's executor seam over `rusqlite`, so native code runs the very SQL the Spin
+//! build runs: for the tests and the benchmark's native server (`bench/native-server`).
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use todo_api::store::sqlite::{
+use crate::store::sql::{
     Dialect, Rows, SqlError, SqlExecutor, SqlValue, Statement, run_transaction,
 };
 

@@ -1,0 +1,12 @@
+//! Test support that code outside the crate's own tests shares: the integration tests, the
+//! fuzz target, the examples and the benchmark's native server. Behind the `testing`
+//! feature (on for this crate's tests), never in a component.
+//! - [`RusqliteExecutor`]: the SQL store on SQLite through `rusqlite`, natively;
+//! - [`oracle`]: what any request must get, whatever it holds (property tests, fuzzing);
+//! - [`tokens`]: bearer tokens signed as an identity provider signs them.
+
+pub mod oracle;
+mod sqlite;
+pub mod tokens;
+
+pub use sqlite::RusqliteExecutor;
