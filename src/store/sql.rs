@@ -724,4 +724,231 @@ mod tests {
         assert!(!Dialect::Postgres.means_older_schema("deadlock detected"));
         assert!(!Dialect::Sqlite.means_older_schema("database is locked"));
     }
+
+    // The SQLite schema and its migrations, on a file through rusqlite (what every SQL
+    // store must do is tests/store_contract.rs).
+
+    use serde_json::json;
+    use tempfile::TempDir;
+
+    use crate::store::{ListQuery, Store};
+    use crate::testing::RusqliteExecutor;
+    use crate::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, fold_case, parse_new_todo};
+
+    /// A database file of its own, which any number of store handles can open.
+    struct Sqlite(TempDir);
+
+    impl Sqlite {
+        fn new() -> Self {
+            Self(TempDir::new().unwrap())
+        }
+        fn open(&self) -> SqlStore<RusqliteExecutor> {
+            SqlStore::new(RusqliteExecutor::open(&self.0.path().join("todos.db")))
+        }
+    }
+
+    fn fields(title: &str, is_complete: bool) -> TodoFields {
+        let body = json!({"title": title, "isComplete": is_complete});
+        parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
+    }
+
+    /// Every todo's id, in order.
+    fn all(store: &impl Store) -> Vec<i64> {
+        let page = store
+            .list(&ListQuery {
+                limit: u64::MAX,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        page.items
+            .iter()
+            .map(|stored| stored.todo.id.get())
+            .collect()
+    }
+
+    /// The totals of all, complete and open todos.
+    fn totals_of(store: &impl Store) -> (u64, u64, u64) {
+        let total = |is_complete| {
+            store
+                .list(&ListQuery {
+                    is_complete,
+                    limit: 1,
+                    ..ListQuery::default()
+                })
+                .unwrap()
+                .total
+        };
+        (total(None), total(Some(true)), total(Some(false)))
+    }
+
+    #[test]
+    fn the_sqlite_store_creates_its_schema_once_and_records_its_version() {
+        let fixture = Sqlite::new();
+        let store = fixture.open();
+        store.create(&fields("a", false)).unwrap();
+        store.migrate().unwrap();
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        let versions: (i64, i64) = db
+            .query_row(
+                "SELECT COUNT(*), MAX(version) FROM schema_migrations",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(versions, (4, 4));
+        assert_eq!(all(&store), vec![1]);
+    }
+
+    /// Spin opens a connection per request, and a connection parses the whole schema before
+    /// its first statement: a trigger costs every request (~17 µs each, docs/performance.md).
+    #[test]
+    fn the_sqlite_schema_holds_no_triggers() {
+        let fixture = Sqlite::new();
+        let store = fixture.open();
+        store.create(&fields("a", false)).unwrap();
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        let triggers: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 0);
+    }
+
+    /// Schema version 3 as an earlier release left it: totals, no folded titles.
+    const VERSION_3: &str = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+        INSERT INTO schema_migrations VALUES (1), (2), (3);
+        CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+            is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+            revision INTEGER NOT NULL DEFAULT 1);
+        CREATE TABLE todo_totals (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);";
+
+    #[test]
+    fn a_version_3_database_gets_folded_titles_before_it_is_searched_or_written() {
+        let fixture = Sqlite::new();
+        let path = fixture.0.path().join("todos.db");
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(&format!(
+            "{VERSION_3}
+                 INSERT INTO todo_totals VALUES (0, 3), (1, 0);
+                 INSERT INTO todos (title) VALUES ('Buy MILK'), ('STRAẞE fegen'), ('ſoup');"
+        ))
+        .unwrap();
+        let store = fixture.open();
+        let search = |text: &str| {
+            let page = store
+                .list(&ListQuery {
+                    title_contains: Some(fold_case(text)),
+                    sort: Sort::Title,
+                    ..ListQuery::default()
+                })
+                .unwrap();
+            let ids: Vec<i64> = page.items.iter().map(|s| s.todo.id.get()).collect();
+            (ids, page.total)
+        };
+        // The first search finds no folded column, migrates, and folds every title.
+        assert_eq!(search("milk"), (vec![1], 1));
+        assert_eq!(search("straße"), (vec![2], 1));
+        assert_eq!(search("SOUP"), (vec![3], 1));
+        assert_eq!(search(""), (vec![1, 3, 2], 3));
+        let unfolded: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM todos WHERE title_folded IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(unfolded, 0);
+        // Migrating again (another instance at the same moment) changes nothing.
+        store.migrate().unwrap();
+        let version: i64 = db
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, 4);
+        assert_eq!(search("milk"), (vec![1], 1));
+    }
+
+    #[test]
+    fn a_version_3_database_is_migrated_by_its_first_write() {
+        let fixture = Sqlite::new();
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        db.execute_batch(&format!(
+            "{VERSION_3} INSERT INTO todo_totals VALUES (0, 0), (1, 0);"
+        ))
+        .unwrap();
+        let store = fixture.open();
+        store.create(&fields("Grüße", false)).unwrap();
+        let folded: String = db
+            .query_row("SELECT title_folded FROM todos WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(folded, "grüße");
+    }
+
+    #[test]
+    fn a_database_counted_by_triggers_moves_to_counting_writes_with_its_totals() {
+        let fixture = Sqlite::new();
+        let path = fixture.0.path().join("todos.db");
+        // Schema version 2 as an earlier release left it: totals kept by triggers.
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+             INSERT INTO schema_migrations VALUES (1), (2);
+             CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+                 is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+                 revision INTEGER NOT NULL DEFAULT 1);
+             CREATE TABLE todo_counts (is_complete INTEGER PRIMARY KEY, total INTEGER NOT NULL);
+             INSERT INTO todo_counts VALUES (0, 1), (1, 2);
+             CREATE TRIGGER todo_counts_insert AFTER INSERT ON todos BEGIN
+                 UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+             END;
+             CREATE TRIGGER todo_counts_delete AFTER DELETE ON todos BEGIN
+                 UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+             END;
+             CREATE TRIGGER todo_counts_update AFTER UPDATE OF is_complete ON todos
+                 WHEN OLD.is_complete <> NEW.is_complete BEGIN
+                 UPDATE todo_counts SET total = total - 1 WHERE is_complete = OLD.is_complete;
+                 UPDATE todo_counts SET total = total + 1 WHERE is_complete = NEW.is_complete;
+             END;
+             INSERT INTO todos (title, is_complete) VALUES ('a', 0), ('b', 1), ('c', 1);",
+        )
+        .unwrap();
+        let store = fixture.open();
+        // A write migrates first (it finds no todo_totals), and is counted once.
+        store.create(&fields("d", true)).unwrap();
+        assert_eq!(totals_of(&store), (4, 3, 1));
+        let left: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' OR name = 'todo_counts'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn the_sqlite_store_counts_todos_written_before_it_kept_counts() {
+        let fixture = Sqlite::new();
+        // A database at schema version 1, with todos written before the counting triggers.
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
+             INSERT INTO schema_migrations VALUES (1);
+             CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+                 is_complete INTEGER NOT NULL DEFAULT 0, due_by TEXT,
+                 revision INTEGER NOT NULL DEFAULT 1);
+             INSERT INTO todos (title, is_complete) VALUES ('a', 0), ('b', 1), ('c', 1);",
+        )
+        .unwrap();
+        let store = fixture.open();
+        assert_eq!(totals_of(&store), (3, 2, 1));
+        store.create(&fields("d", true)).unwrap();
+        assert_eq!(totals_of(&store), (4, 3, 1));
+    }
 }

@@ -89,6 +89,8 @@
 mod counting;
 mod reader;
 mod revisions;
+#[cfg(test)]
+mod tests;
 
 use std::collections::hash_map::RandomState;
 use std::fs::{self, File};
