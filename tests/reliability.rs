@@ -601,7 +601,7 @@ fn a_host_killed_under_write_load_loses_no_acknowledged_write() {
 }
 
 /// Lets the ten minutes pass after which the directory store takes a staging file for one a
-/// killed writer left (src/store/dir.rs, "Counting"): the next list then recounts, so the
+/// killed writer left (src/store/dir/mod.rs, "Counting"): the next list then recounts, so the
 /// totals are exact again. Only for after the load: a live writer's file would age too.
 fn let_killed_writers_time_out(data: &Path) {
     let long_ago = std::time::SystemTime::now() - Duration::from_secs(11 * 60);

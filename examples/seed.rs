@@ -1,0 +1,80 @@
+//! Seeds a store for make bench (`bench/run.py`) through the store's own code, so the data is
+//! exactly what its writes leave: no second implementation of any on-disk format.
+//!
+//! ```sh
+//! cargo run --release --example seed -- dir DATA COUNT          # COUNT todos in a data directory
+//! cargo run --release --example seed -- sqlite FILE COUNT       # COUNT todos in a SQLite file
+//! cargo run --release --example seed -- revisions DATA COUNT    # todo 1, written COUNT times
+//! ```
+//! Todo `n` is titled `todo n`, complete when `n` is a multiple of 3, and due on a date of
+//! its own when `n` is a multiple of 5 (so that sorting by due date has work to do). The
+//! directory store's counts end vouched for, as after its first list; the SQLite file is
+//! written without syncing each transaction (`PRAGMA synchronous = OFF`: a bulk load, the
+//! store's SQL unchanged).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use todo_api::store::Store;
+use todo_api::store::dir::DirStore;
+use todo_api::store::sql::{SqlExecutor, SqlStore};
+use todo_api::testing::RusqliteExecutor;
+use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
+
+fn fields(n: u64) -> TodoFields {
+    let due_by =
+        (n % 5 == 0).then(|| format!("{:04}-{:02}-{:02}", 2000 + n % 30, 1 + n % 12, 1 + n % 28));
+    let body = json!({"title": format!("todo {n}"), "isComplete": n % 3 == 0, "dueBy": due_by});
+    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).expect("valid fields")
+}
+
+fn create(store: &impl Store, count: u64) {
+    for n in 1..=count {
+        let created = store.create(&fields(n)).expect("create");
+        assert_eq!(
+            created.todo.id.get(),
+            n as i64,
+            "seeding needs an empty store"
+        );
+    }
+    // The first list counts (or checks the counts) and vouches for them.
+    store
+        .list(&todo_api::store::ListQuery::default())
+        .expect("list");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [kind, target, count] = args.as_slice() else {
+        eprintln!("usage: seed dir|sqlite|revisions PATH COUNT");
+        std::process::exit(2);
+    };
+    let count: u64 = count.parse().expect("COUNT is a number");
+    let target = PathBuf::from(target);
+    match kind.as_str() {
+        "dir" => create(&DirStore::new(&target), count),
+        "sqlite" => {
+            let executor = RusqliteExecutor::open(Path::new(&target));
+            executor
+                .execute("PRAGMA synchronous = OFF", &[])
+                .expect("pragma");
+            create(&SqlStore::new(executor), count);
+        }
+        "revisions" => {
+            let store = DirStore::new(&target);
+            let title = format!("written {count} times");
+            let body = json!({"title": title});
+            let todo = parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap();
+            let id = store.create(&todo).expect("create").todo.id;
+            assert_eq!(id, TodoId::new(1).unwrap(), "seeding needs an empty store");
+            for revision in 1..count {
+                // Each write is a new revision: the title says which.
+                let body = json!({"title": title, "isComplete": revision % 2 == 1});
+                let changed =
+                    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap();
+                store.update(id, revision, &changed).expect("update");
+            }
+        }
+        other => panic!("unknown kind {other}"),
+    }
+}
