@@ -22,9 +22,11 @@ use todo_api::testing::RusqliteExecutor;
 use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
 
 fn fields(n: u64) -> TodoFields {
-    let due_by =
-        (n % 5 == 0).then(|| format!("{:04}-{:02}-{:02}", 2000 + n % 30, 1 + n % 12, 1 + n % 28));
-    let body = json!({"title": format!("todo {n}"), "isComplete": n % 3 == 0, "dueBy": due_by});
+    let due_by = n
+        .is_multiple_of(5)
+        .then(|| format!("{:04}-{:02}-{:02}", 2000 + n % 30, 1 + n % 12, 1 + n % 28));
+    let body =
+        json!({"title": format!("todo {n}"), "isComplete": n.is_multiple_of(3), "dueBy": due_by});
     parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).expect("valid fields")
 }
 
