@@ -189,6 +189,24 @@ fn imports_linked_by_spin_3_and_4(build: Build) {
 }
 
 #[test]
+fn the_readme_gives_each_components_size_as_built() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for (build, name) in [
+        (Build::Portable, "portable"),
+        (Build::Spin, "Spin"),
+        (Build::SpinPostgres, "Spin on PostgreSQL"),
+    ] {
+        let bytes = std::fs::metadata(component(build)).unwrap().len();
+        let kib = (bytes + 512) / 1024;
+        assert!(
+            readme.contains(&format!("{name} {kib} KiB")),
+            "README: the {name} component is {kib} KiB ({bytes} bytes) as built"
+        );
+    }
+}
+
+#[test]
 fn versions_compare_as_host_linkers_match_them() {
     assert_eq!(compatible("wasi:cli/stdout@0.2.6"), "wasi:cli/stdout@0.2");
     assert_ne!(

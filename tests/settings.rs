@@ -1,4 +1,5 @@
-//! Every setting reaches the component by each road a user takes, and is documented.
+//! Every setting reaches the component by each road a user takes, and is documented; the
+//! README links files that exist and quotes only measured figures.
 //! (`tests/spin_host.rs` checks that `spin.toml` declares and binds each one.)
 
 use std::path::Path;
@@ -64,4 +65,14 @@ fn every_file_the_readme_links_exists() {
         assert!(readme.contains(&format!("]({manifest})")), "{manifest}");
     }
     assert!(linked >= 5, "{linked} links");
+}
+
+#[test]
+fn the_readme_quotes_the_benchmarks_headline_as_the_benchmark_wrote_it() {
+    // bench/run.py writes bench/results/headline.md from the run it measured.
+    let headline = project_file("bench/results/headline.md");
+    assert!(
+        project_file("README.md").contains(&headline),
+        "README's \"Measured\" table differs from bench/results/headline.md: copy it from there"
+    );
 }
