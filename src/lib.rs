@@ -10,6 +10,14 @@
 //! - [`store`]: the store trait, with a SQL store (Spin's SQLite, libSQL, PostgreSQL) and
 //!   a directory store (`wasmtime serve --dir`).
 //!
+//! A request's path, one file per step:
+//! 1. entry: `src/component/mod.rs` (the `wasi:http` export) reads the settings once, opens
+//!    the build's store, and calls [`api::handle`];
+//! 2. routing: `src/api/mod.rs` ([`api::handle`]: CORS preflights, tokens) and
+//!    `src/api/route.rs` (the route table, `operation(route, method)`);
+//! 3. handler: `src/api/handlers.rs` (the target resolved, preconditions, the handler);
+//! 4. store: [`store::Store`], implemented by `src/store/sql.rs` and `src/store/dir/`.
+//!
 //! [`testing`] (feature `testing`) holds what the tests, the fuzz target, the examples and
 //! the benchmark share.
 
