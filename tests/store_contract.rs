@@ -14,7 +14,8 @@ use tempfile::TempDir;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::store::{ListQuery, Sort, Store, Written};
-use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, fold_case, parse_new_todo};
+use todo_api::testing::store::{all, fields, id, page_of, totals_of};
+use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoId, fold_case, parse_new_todo};
 
 /// Data on disk that any number of store handles can open, as instances of the component do.
 trait Fixture: Send + Sync + 'static {
@@ -74,49 +75,6 @@ impl Fixture for Dir {
     fn open(&self) -> Self::Store {
         DirStore::new(self.0.path())
     }
-}
-
-fn fields(title: &str, is_complete: bool) -> TodoFields {
-    let body = json!({"title": title, "isComplete": is_complete});
-    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
-}
-
-fn id(value: i64) -> TodoId {
-    TodoId::new(value).unwrap()
-}
-
-/// The ids on one page of a list, and its total.
-fn page_of(
-    store: &impl Store,
-    is_complete: Option<bool>,
-    offset: u64,
-    limit: u64,
-) -> (Vec<i64>, u64) {
-    let page = store
-        .list(&ListQuery {
-            is_complete,
-            offset,
-            limit,
-            ..ListQuery::default()
-        })
-        .unwrap();
-    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
-    (ids, page.total)
-}
-
-fn all(store: &impl Store) -> Vec<i64> {
-    let page = store
-        .list(&ListQuery {
-            is_complete: None,
-            offset: 0,
-            limit: u64::MAX,
-            ..ListQuery::default()
-        })
-        .unwrap();
-    page.items
-        .iter()
-        .map(|stored| stored.todo.id.get())
-        .collect()
 }
 
 fn new_ids_count_up_from_one_at_revision_one<F: Fixture>() {
@@ -228,22 +186,6 @@ fn a_list_filters_pages_and_counts_in_id_order<F: Fixture>() {
     assert_eq!(page(None, 6, 2), (vec![], 6));
     assert_eq!(page(Some(true), 0, 100), (vec![2, 4, 6], 3));
     assert_eq!(page(Some(false), 1, 1), (vec![5], 3));
-}
-
-/// X-Total-Count of all todos, the complete ones and the open ones.
-fn totals_of(store: &impl Store) -> (u64, u64, u64) {
-    let total = |is_complete| {
-        store
-            .list(&ListQuery {
-                is_complete,
-                offset: 0,
-                limit: 1,
-                ..ListQuery::default()
-            })
-            .unwrap()
-            .total
-    };
-    (total(None), total(Some(true)), total(Some(false)))
 }
 
 fn totals_follow_completion_changes_deletes_and_refused_writes<F: Fixture>() {

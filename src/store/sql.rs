@@ -728,12 +728,12 @@ mod tests {
     // The SQLite schema and its migrations, on a file through rusqlite (what every SQL
     // store must do is tests/store_contract.rs).
 
-    use serde_json::json;
     use tempfile::TempDir;
 
     use crate::store::{ListQuery, Store};
     use crate::testing::RusqliteExecutor;
-    use crate::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, fold_case, parse_new_todo};
+    use crate::testing::store::{all, fields, totals_of};
+    use crate::todo::fold_case;
 
     /// A database file of its own, which any number of store handles can open.
     struct Sqlite(TempDir);
@@ -745,40 +745,6 @@ mod tests {
         fn open(&self) -> SqlStore<RusqliteExecutor> {
             SqlStore::new(RusqliteExecutor::open(&self.0.path().join("todos.db")))
         }
-    }
-
-    fn fields(title: &str, is_complete: bool) -> TodoFields {
-        let body = json!({"title": title, "isComplete": is_complete});
-        parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
-    }
-
-    /// Every todo's id, in order.
-    fn all(store: &impl Store) -> Vec<i64> {
-        let page = store
-            .list(&ListQuery {
-                limit: u64::MAX,
-                ..ListQuery::default()
-            })
-            .unwrap();
-        page.items
-            .iter()
-            .map(|stored| stored.todo.id.get())
-            .collect()
-    }
-
-    /// The totals of all, complete and open todos.
-    fn totals_of(store: &impl Store) -> (u64, u64, u64) {
-        let total = |is_complete| {
-            store
-                .list(&ListQuery {
-                    is_complete,
-                    limit: 1,
-                    ..ListQuery::default()
-                })
-                .unwrap()
-                .total
-        };
-        (total(None), total(Some(true)), total(Some(false)))
     }
 
     #[test]

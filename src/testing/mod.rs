@@ -2,11 +2,13 @@
 //! fuzz target, the examples and the benchmark's native server. Behind the `testing`
 //! feature (on for this crate's tests), never in a component.
 //! - [`RusqliteExecutor`]: the SQL store on SQLite through `rusqlite`, natively;
+//! - [`store`]: fields to write and what a list says, for tests of any store;
 //! - [`oracle`]: what any request must get, whatever it holds (property tests, fuzzing);
 //! - [`tokens`]: bearer tokens signed as an identity provider signs them.
 
 pub mod oracle;
 mod sqlite;
+pub mod store;
 pub mod tokens;
 
 pub use sqlite::RusqliteExecutor;

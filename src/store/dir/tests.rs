@@ -9,8 +9,9 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use super::{DirReader, DirStore, StdReader};
-use crate::store::{ListQuery, Store, StoreError, Written};
-use crate::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
+use crate::store::{Store, StoreError, Written};
+use crate::testing::store::{all, fields, id, page_of};
+use crate::todo::parse_new_todo;
 
 /// A data directory of its own, which any number of store handles can open.
 struct Dir(TempDir);
@@ -22,48 +23,6 @@ impl Dir {
     fn open(&self) -> DirStore {
         DirStore::new(self.0.path())
     }
-}
-
-/// The ids on one page of a list, and its total.
-fn page_of(
-    store: &impl Store,
-    is_complete: Option<bool>,
-    offset: u64,
-    limit: u64,
-) -> (Vec<i64>, u64) {
-    let page = store
-        .list(&ListQuery {
-            is_complete,
-            offset,
-            limit,
-            ..ListQuery::default()
-        })
-        .unwrap();
-    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
-    (ids, page.total)
-}
-
-fn fields(title: &str, is_complete: bool) -> TodoFields {
-    let body = json!({"title": title, "isComplete": is_complete});
-    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
-}
-
-fn id(value: i64) -> TodoId {
-    TodoId::new(value).unwrap()
-}
-
-/// Every todo's id, in order.
-fn all(store: &impl Store) -> Vec<i64> {
-    let page = store
-        .list(&ListQuery {
-            limit: u64::MAX,
-            ..ListQuery::default()
-        })
-        .unwrap();
-    page.items
-        .iter()
-        .map(|stored| stored.todo.id.get())
-        .collect()
 }
 
 #[test]

@@ -1,0 +1,46 @@
+//! Small helpers for tests of any [`Store`]: fields to write, and what a list says.
+
+use serde_json::json;
+
+use crate::store::{ListQuery, Store};
+use crate::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
+
+/// The fields of a todo titled `title`, parsed as a request body would be.
+pub fn fields(title: &str, is_complete: bool) -> TodoFields {
+    let body = json!({"title": title, "isComplete": is_complete});
+    parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap()
+}
+
+pub fn id(value: i64) -> TodoId {
+    TodoId::new(value).unwrap()
+}
+
+/// The ids on one page of a list in id order, and its total.
+pub fn page_of(
+    store: &impl Store,
+    is_complete: Option<bool>,
+    offset: u64,
+    limit: u64,
+) -> (Vec<i64>, u64) {
+    let page = store
+        .list(&ListQuery {
+            is_complete,
+            offset,
+            limit,
+            ..ListQuery::default()
+        })
+        .unwrap();
+    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
+    (ids, page.total)
+}
+
+/// Every stored todo's id, in order.
+pub fn all(store: &impl Store) -> Vec<i64> {
+    page_of(store, None, 0, u64::MAX).0
+}
+
+/// The totals of all, complete and open todos.
+pub fn totals_of(store: &impl Store) -> (u64, u64, u64) {
+    let total = |is_complete| page_of(store, is_complete, 0, 1).1;
+    (total(None), total(Some(true)), total(Some(false)))
+}
