@@ -200,7 +200,7 @@ def wrk(url, connections, duration, script=None):
 
 
 # Seeds stores through their own code (examples/seed.rs, built by make bench-build).
-SEED = ROOT / "target/bench/release/examples/seed"
+SEED = ROOT / "target/bench/seed/release/examples/seed"
 
 
 def seed(kind, path, count):
@@ -706,7 +706,6 @@ def headline_table(results):
     """The few figures the README quotes, as a Markdown table (bench/results/headline.md).
     The README holds this table verbatim and a test holds it to this file, so the README
     quotes only what a run measured."""
-    hosts_run = results["hosts"]["servers"]
     scaling = results["scaling"]["dir-store (component)"]
     sizes = sorted(scaling)
     small, large = scaling[sizes[0]]["list_ms"], scaling[sizes[-1]]["list_ms"]
@@ -716,9 +715,13 @@ def headline_table(results):
          f"{results['startup']['todo-aot']['median_ms']:.1f} ms"),
         ("`GET /todos/{id}`, `wasmtime serve` with `make serve`'s flags, 8 connections",
          f"{results['headline']['todo-pooled']['rps']:,.0f} req/s, p50 "
-         f"{results['headline']['todo-pooled']['p50_ms']:.3f} ms"),
+         f"{results['headline']['todo-pooled']['p50_ms']:.3f} ms ("
+         f"{ratio(results['headline']['todo-pooled']['rps'], results['headline']['floor-wasi-pooled']['rps']):.2f}"
+         " of the smallest wasi:http handler's throughput in the same run)"),
         ("`GET /todos/{id}`, the Spin build under the Spin-faithful host, 8 connections",
-         f"{hosts_run['todo-spin']['throughput_8']['rps']:,.0f} req/s"),
+         f"{results['hosts']['todo-spin']['rps']:,.0f} req/s ("
+         f"{ratio(results['hosts']['todo-spin']['rps'], results['hosts']['peer-spin-sqlite']['rps']):.2f}"
+         " of a hand-written spin-sdk SQLite read of the same database)"),
         ("host memory at peak, 64 connections, `make serve`'s flags",
          f"{results['throughput']['todo-pooled']['rss_peak_kb'] / 1000:.1f} MB"),
         (f"first page of `GET /todos`, {sizes[-1]:,} vs {sizes[0]:,} todos, directory store",
