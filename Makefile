@@ -108,8 +108,6 @@ bench-build: tools build build-spin
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/peer-spin-sqlite/Cargo.toml
 	cargo build --profile host -p spin-host --target-dir $(BENCH_DIR)
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
-	# Its own target directory: bench/native-server builds this crate with its own lockfile.
-	cargo build --release --target-dir $(BENCH_DIR)/seed --example seed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
 # About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it

@@ -199,8 +199,9 @@ def wrk(url, connections, duration, script=None):
     return {"rps": rate, "p50_ms": latency(50), "p99_ms": latency(99)}
 
 
-# Seeds stores through their own code (examples/seed.rs, built by make bench-build).
-SEED = ROOT / "target/bench/seed/release/examples/seed"
+# Seeds stores through their own code (bench/native-server/src/bin/seed.rs, built by make
+# bench-build beside the native server).
+SEED = ROOT / "target/bench/release/seed"
 
 
 def seed(kind, path, count):

@@ -1,10 +1,11 @@
 //! Seeds a store for make bench (`bench/run.py`) through the store's own code, so the data is
-//! exactly what its writes leave: no second implementation of any on-disk format.
+//! exactly what its writes leave: no second implementation of any on-disk format. Built
+//! beside the native server (`make bench-build`: target/bench/release/seed).
 //!
 //! ```sh
-//! cargo run --release --example seed -- dir DATA COUNT          # COUNT todos in a data directory
-//! cargo run --release --example seed -- sqlite FILE COUNT       # COUNT todos in a SQLite file
-//! cargo run --release --example seed -- revisions DATA COUNT    # todo 1, written COUNT times
+//! seed dir DATA COUNT          # COUNT todos in a data directory
+//! seed sqlite FILE COUNT       # COUNT todos in a SQLite file
+//! seed revisions DATA COUNT    # todo 1, written COUNT times
 //! ```
 //! Todo `n` is titled `todo n`, complete when `n` is a multiple of 3, and due on a date of
 //! its own when `n` is a multiple of 5 (so that sorting by due date has work to do). The
