@@ -779,12 +779,7 @@ fn postgres_replica(
     database: &support::postgres::Database,
     log_dir: &Path,
 ) -> impl Fn(u16) -> support::SpinHostProcess + Sync {
-    let url = database.url.clone();
-    let host = url
-        .split_once('@')
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(host, _)| host.to_owned())
-        .expect("a postgres://user@host:port/name URL");
+    let (url, host) = (database.url.clone(), database.host());
     let log_dir = log_dir.to_owned();
     move |port| {
         support::SpinHostProcess::start(

@@ -46,12 +46,7 @@ impl SpinServer {
     /// `spin-postgres.toml`'s component, its variables pointing at `database`, as a user
     /// gives them (`SPIN_VARIABLE_DATABASE_URL`, `SPIN_VARIABLE_DATABASE_HOST`).
     fn postgres(database: &support::postgres::Database) -> Self {
-        let host = database
-            .url
-            .split_once('@')
-            .and_then(|(_, rest)| rest.split_once('/'))
-            .map(|(host, _)| host.to_owned())
-            .expect("a postgres://user@host:port/name URL");
+        let host = database.host();
         let overrides = [
             ("database_url", database.url.as_str()),
             ("database_host", &host),

@@ -51,6 +51,16 @@ impl Database {
         };
         Self { url }
     }
+
+    /// The server's `host:port`: what `database_host` (the manifest's
+    /// `allowed_outbound_hosts`) must name for the Spin build to reach this database.
+    pub fn host(&self) -> String {
+        self.url
+            .split_once('@')
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(host, _)| host.to_owned())
+            .expect("a postgres://user@host:port/name URL")
+    }
 }
 
 /// Runs statements on one connection, as one Spin `Connection` does.
