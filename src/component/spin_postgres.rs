@@ -38,7 +38,18 @@ impl SpinPostgres {
 impl SqlExecutor for SpinPostgres {
     const DIALECT: Dialect = Dialect::Postgres;
 
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+    /// Spin's `execute`: safe for statements that yield no rows on every Spin.
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        let params: Vec<ParameterValue> = params.iter().map(to_spin).collect();
+        self.connection()?
+            .execute(sql, &params)
+            .map(drop)
+            .map_err(describe)
+    }
+
+    /// Spin's `query`: the store sends only statements that yield at least one row, as on
+    /// Spin 4.0.0-4.0.2 one that yields none never returns (spinframework/spin#3671).
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
         let params: Vec<ParameterValue> = params.iter().map(to_spin).collect();
         let result = self.connection()?.query(sql, &params).map_err(describe)?;
         result

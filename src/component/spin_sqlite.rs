@@ -29,7 +29,11 @@ impl SpinSqlite {
 }
 
 impl SqlExecutor for SpinSqlite {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        self.query(sql, params).map(drop)
+    }
+
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
         let params: Vec<Value> = params.iter().map(to_spin).collect();
         let result = self.connection()?.execute(sql, &params).map_err(describe)?;
         Ok(result

@@ -125,6 +125,17 @@ pub enum Written<T> {
     Conflict,
 }
 
+impl<T> Written<T> {
+    /// What a write that was done gave, as `done` turns it.
+    pub fn map<U>(self, done: impl FnOnce(T) -> U) -> Written<U> {
+        match self {
+            Self::Done(value) => Written::Done(done(value)),
+            Self::NotFound => Written::NotFound,
+            Self::Conflict => Written::Conflict,
+        }
+    }
+}
+
 /// Why a store could not answer. The message is for the log, never for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {

@@ -43,8 +43,30 @@ pub struct SqlError(pub String);
 /// The rows a statement returned: one value per column.
 pub type Rows = Vec<Vec<SqlValue>>;
 
-/// One statement and its positional parameters.
-pub type Statement<'a> = (&'a str, &'a [SqlValue]);
+/// One statement of a transaction, with its positional parameters: a [`SqlExecutor::query`]
+/// (its rows wanted: it must yield at least one) or a [`SqlExecutor::execute`] (run for its
+/// effect).
+#[derive(Debug, Clone, Copy)]
+pub enum Statement<'a> {
+    Query(&'a str, &'a [SqlValue]),
+    Execute(&'a str, &'a [SqlValue]),
+}
+
+impl<'a> Statement<'a> {
+    /// The same statement with other text (this dialect's placeholders).
+    fn with_text(self, sql: &'a str) -> Self {
+        match self {
+            Self::Query(_, params) => Self::Query(sql, params),
+            Self::Execute(_, params) => Self::Execute(sql, params),
+        }
+    }
+
+    fn text(&self) -> &'a str {
+        match self {
+            Self::Query(sql, _) | Self::Execute(sql, _) => sql,
+        }
+    }
+}
 
 /// What differs between the databases the store speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +78,7 @@ pub enum Dialect {
 impl Dialect {
     /// How a write transaction begins. SQLite: `IMMEDIATE` takes the write lock first, so
     /// two writers wait for each other instead of failing to upgrade a read lock.
-    /// PostgreSQL: its row locks order writers (see [`Dialect::lock_todo`]).
+    /// PostgreSQL: its row locks order writers (see [`Dialect::revision_for_write`]).
     pub fn begin(self) -> &'static str {
         match self {
             Self::Sqlite => "BEGIN IMMEDIATE",
@@ -64,15 +86,17 @@ impl Dialect {
         }
     }
 
-    /// The statement that opens a write to one todo (`id`, the one parameter). In
-    /// PostgreSQL it locks the todo's row: the statements after it then read the newest
-    /// committed row (READ COMMITTED takes a snapshot per statement), where a subquery
-    /// would otherwise judge an older row than the `UPDATE` it guards, and the totals would
-    /// drift. SQLite's transaction holds the whole database already.
-    fn lock_todo(self) -> Option<&'static str> {
+    /// The statement that opens a write to one todo (`id`, the one parameter): the todo's
+    /// revision as the write finds it (`NULL` where there is no such todo), always one row.
+    /// In PostgreSQL it also locks the todo's row: the statements after it then read the
+    /// newest committed row (READ COMMITTED takes a snapshot per statement), where a
+    /// subquery would otherwise judge an older row than the `UPDATE` it guards, and the
+    /// totals would drift; and the revision it reads stays true until `COMMIT`. SQLite's
+    /// transaction holds the whole database already.
+    fn revision_for_write(self) -> &'static str {
         match self {
-            Self::Sqlite => None,
-            Self::Postgres => Some("SELECT id FROM todos WHERE id = ? FOR UPDATE"),
+            Self::Sqlite => "SELECT (SELECT revision FROM todos WHERE id = ?)",
+            Self::Postgres => "SELECT (SELECT revision FROM todos WHERE id = ? FOR UPDATE)",
         }
     }
 
@@ -111,45 +135,62 @@ impl Dialect {
 }
 
 /// Runs statements on one connection.
+///
+/// Every statement whose rows the store reads goes through [`SqlExecutor::query`] and is
+/// shaped to yield at least one row (a `LEFT JOIN` from a one-row table, an aggregate, a
+/// scalar subquery); everything else goes through [`SqlExecutor::execute`]. Spin
+/// 4.0.0-4.0.2's PostgreSQL `query` never returns when a statement yields no rows
+/// (spinframework/spin#3671), and the guest cannot time it out, so a store that let one
+/// through would hang there. The test executors fail on such a query.
 pub trait SqlExecutor {
     /// The database this executor speaks to.
     const DIALECT: Dialect = Dialect::Sqlite;
 
-    /// Runs one statement with positional parameters and returns its rows (empty for
-    /// statements that return none).
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError>;
+    /// Runs one statement with positional parameters and returns its rows: at least one.
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError>;
+
+    /// Runs one statement for its effect (a transaction's bounds, a write without
+    /// `RETURNING`, a migration).
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError>;
 
     /// Runs `statements` as one write transaction: all of them take effect or none does.
-    /// Returns each one's rows. An executor whose connection other threads share must keep
-    /// their statements out of the transaction (the default does not).
+    /// Returns each one's rows (none for an [`Statement::Execute`]). An executor whose
+    /// connection other threads share must keep their statements out of the transaction
+    /// (the default does not).
     fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
-        run_transaction(
-            Self::DIALECT,
-            |sql, params| self.execute(sql, params),
-            statements,
-        )
+        run_transaction(Self::DIALECT, |statement| self.run(statement), statements)
+    }
+
+    /// Runs one statement of either kind.
+    fn run(&self, statement: &Statement<'_>) -> Result<Rows, SqlError> {
+        match *statement {
+            Statement::Query(sql, params) => self.query(sql, params),
+            Statement::Execute(sql, params) => self.execute(sql, params).map(|()| Vec::new()),
+        }
     }
 }
 
-/// [`Dialect::begin`], the statements, `COMMIT`; `ROLLBACK` on any failure.
+/// [`Dialect::begin`], the statements, `COMMIT`; `ROLLBACK` on any failure. `run` runs one
+/// statement on the transaction's connection.
 pub fn run_transaction(
     dialect: Dialect,
-    execute: impl Fn(&str, &[SqlValue]) -> Result<Rows, SqlError>,
+    run: impl Fn(&Statement<'_>) -> Result<Rows, SqlError>,
     statements: &[Statement<'_>],
 ) -> Result<Vec<Rows>, SqlError> {
-    execute(dialect.begin(), &[])?;
+    let bound = |sql| run(&Statement::Execute(sql, &[]));
+    bound(dialect.begin())?;
     let mut results = Vec::with_capacity(statements.len());
-    for (sql, params) in statements {
-        match execute(sql, params) {
+    for statement in statements {
+        match run(statement) {
             Ok(rows) => results.push(rows),
             Err(error) => {
-                let _ = execute("ROLLBACK", &[]);
+                let _ = bound("ROLLBACK");
                 return Err(error);
             }
         }
     }
-    if let Err(error) = execute("COMMIT", &[]) {
-        let _ = execute("ROLLBACK", &[]);
+    if let Err(error) = bound("COMMIT") {
+        let _ = bound("ROLLBACK");
         return Err(error);
     }
     Ok(results)
@@ -252,6 +293,8 @@ $migration$"#;
 const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_complete = ?";
 
 const COLUMNS: &str = "id, title, is_complete, due_by, revision";
+/// [`COLUMNS`] of the todo an outer join names `page`.
+const JOINED_COLUMNS: &str = "page.id, page.title, page.is_complete, page.due_by, page.revision";
 
 /// The store on SQLite, by the name the tests and the Spin build have always used.
 pub type SqliteStore<E> = SqlStore<E>;
@@ -270,16 +313,16 @@ impl<E: SqlExecutor> SqlStore<E> {
     pub fn migrate(&self) -> StoreResult<()> {
         match E::DIALECT {
             Dialect::Sqlite => self.migrate_sqlite(),
-            Dialect::Postgres => self.raw(POSTGRES_MIGRATION, &[]).map(drop),
+            Dialect::Postgres => self.raw_execute(POSTGRES_MIGRATION, &[]),
         }
     }
 
     fn migrate_sqlite(&self) -> StoreResult<()> {
-        self.raw(
+        self.raw_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)",
             &[],
         )?;
-        let rows = self.raw(
+        let rows = self.raw_query(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             &[],
         )?;
@@ -296,7 +339,7 @@ impl<E: SqlExecutor> SqlStore<E> {
             for step in *statements {
                 self.run_step(step)?;
             }
-            self.raw(
+            self.raw_execute(
                 "INSERT OR IGNORE INTO schema_migrations (version) VALUES (?)",
                 &[SqlValue::Integer(version)],
             )?;
@@ -306,25 +349,27 @@ impl<E: SqlExecutor> SqlStore<E> {
 
     fn run_step(&self, step: &Step) -> StoreResult<()> {
         match step {
-            Sql(sql) => self.raw(sql, &[]).map(drop),
+            Sql(sql) => self.raw_execute(sql, &[]),
             AddColumn(sql) => match self.db.execute(sql, &[]) {
                 Err(SqlError(message)) if message.contains("duplicate column name") => Ok(()),
-                other => other.map(drop).map_err(unavailable),
+                other => other.map_err(unavailable),
             },
             FoldTitles => {
-                self.raw(
+                self.raw_execute(
                     "UPDATE todos SET title_folded = lower(title) \
                      WHERE title_folded IS NULL AND length(CAST(title AS BLOB)) = length(title)",
                     &[],
                 )?;
-                let rows = self.raw(
-                    "SELECT id, title FROM todos WHERE title_folded IS NULL",
+                // One row of NULLs where every title is folded (see [`SqlExecutor`]).
+                let rows = self.raw_query(
+                    "SELECT todos.id, todos.title FROM (SELECT 1) AS one \
+                     LEFT JOIN todos ON todos.title_folded IS NULL",
                     &[],
                 )?;
                 for row in rows {
                     if let [id @ SqlValue::Integer(_), SqlValue::Text(title)] = row.as_slice() {
                         // Unless a write changed the title meanwhile (and folded it itself).
-                        self.raw(
+                        self.raw_execute(
                             "UPDATE todos SET title_folded = ? WHERE id = ? AND title = ?",
                             &[
                                 SqlValue::Text(fold_case(title)),
@@ -343,40 +388,56 @@ impl<E: SqlExecutor> SqlStore<E> {
     fn write(&self, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
         let texts: Vec<_> = statements
             .iter()
-            .map(|(sql, _)| E::DIALECT.placeholders(sql))
+            .map(|statement| E::DIALECT.placeholders(statement.text()))
             .collect();
         let statements: Vec<Statement<'_>> = texts
             .iter()
             .zip(statements)
-            .map(|(sql, (_, params))| (sql.as_ref(), *params))
+            .map(|(sql, statement)| statement.with_text(sql))
             .collect();
         self.with_schema(|| self.db.transaction(&statements))
     }
 
-    /// A write to todo `id`: [`Dialect::lock_todo`] first where the dialect has one. The
-    /// results are those of `statements` alone.
-    fn write_to(&self, id: TodoId, statements: &[Statement<'_>]) -> StoreResult<Vec<Rows>> {
-        let Some(lock) = E::DIALECT.lock_todo() else {
-            return self.write(statements);
-        };
+    /// A conditional write to todo `id` at `expected_revision`: `statements` run in one
+    /// transaction after [`Dialect::revision_for_write`], and must change nothing unless
+    /// the todo is at that revision. Says whether it was, and why not.
+    fn write_to(
+        &self,
+        id: TodoId,
+        expected_revision: u64,
+        statements: &[Statement<'_>],
+    ) -> StoreResult<Written<()>> {
         let target = [SqlValue::Integer(id.get())];
-        let mut locked: Vec<Statement<'_>> = vec![(lock, &target)];
-        locked.extend_from_slice(statements);
-        let mut results = self.write(&locked)?;
-        results.remove(0);
-        Ok(results)
+        let mut all = vec![Statement::Query(E::DIALECT.revision_for_write(), &target)];
+        all.extend_from_slice(statements);
+        let results = self.write(&all)?;
+        let found = results
+            .first()
+            .and_then(|rows| rows.first())
+            .ok_or_else(|| StoreError::Corrupt("a revision read returned no row".into()))?;
+        Ok(match found.first() {
+            Some(SqlValue::Null) => Written::NotFound,
+            _ if revision_at(found, 0)? == expected_revision => Written::Done(()),
+            _ => Written::Conflict,
+        })
     }
 
-    fn raw(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Vec<Vec<SqlValue>>> {
+    fn raw_query(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
+        self.db
+            .query(&E::DIALECT.placeholders(sql), params)
+            .map_err(unavailable)
+    }
+
+    fn raw_execute(&self, sql: &str, params: &[SqlValue]) -> StoreResult<()> {
         self.db
             .execute(&E::DIALECT.placeholders(sql), params)
             .map_err(unavailable)
     }
 
-    /// Runs a statement, creating the schema first if the database has none yet.
-    fn run(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
+    /// Runs a query, creating the schema first if the database has none yet.
+    fn query(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
         let sql = E::DIALECT.placeholders(sql);
-        self.with_schema(|| self.db.execute(&sql, params))
+        self.with_schema(|| self.db.query(&sql, params))
     }
 
     /// Runs `attempt`; where it finds no table or column of the newest schema, migrates and
@@ -390,19 +451,16 @@ impl<E: SqlExecutor> SqlStore<E> {
             other => other.map_err(unavailable),
         }
     }
-
-    fn current_revision(&self, id: TodoId) -> StoreResult<Option<u64>> {
-        let rows = self.run(
-            "SELECT revision FROM todos WHERE id = ?",
-            &[SqlValue::Integer(id.get())],
-        )?;
-        rows.first().map(|row| revision_at(row, 0)).transpose()
-    }
 }
 
 impl<E: SqlExecutor> Store for SqlStore<E> {
     fn check_ready(&self) -> StoreResult<()> {
-        self.run("SELECT 1 FROM todos LIMIT 1", &[]).map(drop)
+        // One row whether or not there are todos (see [`SqlExecutor`]).
+        self.query(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM todos LIMIT 1) AS probe",
+            &[],
+        )
+        .map(drop)
     }
 
     fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
@@ -413,7 +471,10 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
              VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         );
         let state = [completion(fields)];
-        let results = self.write(&[(&insert, &params), (COUNT_ONE_MORE, &state)])?;
+        let results = self.write(&[
+            Statement::Query(&insert, &params),
+            Statement::Execute(COUNT_ONE_MORE, &state),
+        ])?;
         match results.first().and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row),
             None => Err(StoreError::Corrupt("INSERT returned no row".into())),
@@ -421,22 +482,24 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     }
 
     fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
-        let rows = self.run(
-            &format!("SELECT {COLUMNS} FROM todos WHERE id = ?"),
+        // One row of NULLs where there is no such todo (see [`SqlExecutor`]).
+        let rows = self.query(
+            &format!(
+                "SELECT {JOINED_COLUMNS} FROM (SELECT 1) AS one \
+                 LEFT JOIN todos AS page ON page.id = ?"
+            ),
             &[SqlValue::Integer(id.get())],
         )?;
-        rows.first().map(|row| versioned_from_row(row)).transpose()
+        rows.first()
+            .and_then(present)
+            .map(versioned_from_row)
+            .transpose()
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
         if !query.is_by_id_and_completion() {
             return self.search(query);
         }
-        // Bounds beyond i64 cannot select anything more than i64::MAX does.
-        let window = [
-            SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)),
-            SqlValue::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)),
-        ];
         let (filter, filter_params) = match query.is_complete {
             Some(flag) => (
                 "WHERE is_complete = ?",
@@ -444,27 +507,23 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             ),
             None => ("", vec![]),
         };
-        let count = self.run(
-            // PostgreSQL sums BIGINTs as NUMERIC: the cast keeps it an integer.
-            &format!("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM todo_totals {filter}"),
-            &filter_params,
-        )?;
-        let total = count
-            .first()
-            .map(|row| revision_at(row, 0))
-            .transpose()?
-            .unwrap_or(0);
-        let mut params = filter_params;
-        params.extend(window);
-        let rows = self.run(
-            &format!("SELECT {COLUMNS} FROM todos {filter} ORDER BY id LIMIT ? OFFSET ?"),
+        // The totals' row, then the page joined to it: one row even past the last page,
+        // and the total and the page from one snapshot. PostgreSQL sums BIGINTs as
+        // NUMERIC: the cast keeps it an integer.
+        let mut params = filter_params.clone();
+        params.extend(filter_params);
+        params.extend(window(query));
+        let rows = self.query(
+            &format!(
+                "SELECT {JOINED_COLUMNS}, counted.total FROM \
+                 (SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total \
+                  FROM todo_totals {filter}) AS counted \
+                 LEFT JOIN (SELECT {COLUMNS} FROM todos {filter} ORDER BY id LIMIT ? OFFSET ?) \
+                 AS page ON 1 = 1 ORDER BY page.id"
+            ),
             &params,
         )?;
-        let items = rows
-            .iter()
-            .map(|row| versioned_from_row(row))
-            .collect::<StoreResult<_>>()?;
-        Ok(ListPage { items, total })
+        page_from_rows(&rows)
     }
 
     fn update(
@@ -476,10 +535,8 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(id.get()));
         params.push(revision_param(expected_revision));
-        let update = format!(
-            "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, title_folded = ?, \
-             revision = revision + 1 WHERE id = ? AND revision = ? RETURNING {COLUMNS}"
-        );
+        let update = "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, title_folded = ?, \
+             revision = revision + 1 WHERE id = ? AND revision = ?";
         // Moves one from the old state's total to the new one's, if the todo is there at
         // that revision and its state changes: the same condition as the update after it.
         // One statement per totals row, the open one first: every write locks them in one
@@ -500,14 +557,21 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             )
         };
         let (open, done) = (recount_row(0), recount_row(1));
-        let results = self.write_to(
+        let written = self.write_to(
             id,
-            &[(&open, &recount), (&done, &recount), (&update, &params)],
+            expected_revision,
+            &[
+                Statement::Execute(&open, &recount),
+                Statement::Execute(&done, &recount),
+                Statement::Execute(update, &params),
+            ],
         )?;
-        match results.get(2).and_then(|rows| rows.first()) {
-            Some(row) => versioned_from_row(row).map(Written::Done),
-            None => Ok(self.missed(id)?),
-        }
+        // The write found the todo at the revision it asked for, under the transaction's
+        // lock: the update changed exactly that row, to these fields.
+        Ok(written.map(|()| Versioned {
+            todo: Todo::new(id, fields.clone()),
+            revision: expected_revision + 1,
+        }))
     }
 
     fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
@@ -515,34 +579,28 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             SqlValue::Integer(id.get()),
             revision_param(expected_revision),
         ];
-        let results = self.write_to(
+        self.write_to(
             id,
+            expected_revision,
             &[
-                (
+                Statement::Execute(
                     "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
-                 (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
+                     (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
                     &target,
                 ),
-                (
-                    "DELETE FROM todos WHERE id = ? AND revision = ? RETURNING id",
-                    &target,
-                ),
+                Statement::Execute("DELETE FROM todos WHERE id = ? AND revision = ?", &target),
             ],
-        )?;
-        if results.get(1).is_none_or(Vec::is_empty) {
-            self.missed(id)
-        } else {
-            Ok(Written::Done(()))
-        }
+        )
     }
 }
 
 impl<E: SqlExecutor> SqlStore<E> {
-    /// A list searched by title or in another order than by id. The total is a subquery of
-    /// the page's own statement, so the two come from one snapshot and always agree; only a
-    /// page past the end, which has no row to carry it, counts separately. (`COUNT(*) OVER
-    /// ()` would say the same, but makes SQLite sort every match before it takes a page:
-    /// 100 ms instead of 1 at 100,000 todos.) Each order has an index to walk.
+    /// A list searched by title or in another order than by id: the count of matches,
+    /// then the page joined to it, in one statement (one snapshot, one row even past the
+    /// last page). The count is computed once, not per row, and not as `COUNT(*) OVER ()`,
+    /// which makes SQLite sort every match before it takes a page: 100 ms instead of 1 at
+    /// 100,000 todos. Each order has an index to walk; the page is ordered again outside,
+    /// as a join need not keep its order.
     fn search(&self, query: &ListQuery) -> StoreResult<ListPage> {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
@@ -567,47 +625,50 @@ impl<E: SqlExecutor> SqlStore<E> {
             Sort::Title => "title_folded, id",
             Sort::TitleDescending => "title_folded DESC, id DESC",
         };
-        // The subquery's parameters, then the page's, then its window.
+        // The count's parameters, then the page's, then its window.
         let mut page_params = params.clone();
-        page_params.extend(params.iter().cloned());
-        page_params.push(SqlValue::Integer(
-            i64::try_from(query.limit).unwrap_or(i64::MAX),
-        ));
-        page_params.push(SqlValue::Integer(
-            i64::try_from(query.offset).unwrap_or(i64::MAX),
-        ));
-        let count = format!("SELECT COUNT(*) FROM todos {filter}");
-        let rows = self.run(
+        page_params.extend(params);
+        page_params.extend(window(query));
+        let rows = self.query(
             &format!(
-                "SELECT {COLUMNS}, ({count}) FROM todos {filter} ORDER BY {order} LIMIT ? OFFSET ?"
+                "SELECT {JOINED_COLUMNS}, counted.total FROM \
+                 (SELECT COUNT(*) AS total FROM todos {filter}) AS counted \
+                 LEFT JOIN (SELECT {COLUMNS}, title_folded FROM todos {filter} \
+                 ORDER BY {order} LIMIT ? OFFSET ?) AS page ON 1 = 1 ORDER BY {order}"
             ),
             &page_params,
         )?;
-        let total = match rows.first() {
-            Some(row) => revision_at(row, 5)?,
-            None => {
-                let counted = self.run(&count, &params)?;
-                counted
-                    .first()
-                    .map(|row| revision_at(row, 0))
-                    .transpose()?
-                    .unwrap_or(0)
-            }
-        };
-        let items = rows
-            .iter()
-            .map(|row| versioned_from_row(row))
-            .collect::<StoreResult<_>>()?;
-        Ok(ListPage { items, total })
+        page_from_rows(&rows)
     }
+}
 
-    /// Why a conditional write touched no row: the todo is gone, or its revision moved on.
-    fn missed<T>(&self, id: TodoId) -> StoreResult<Written<T>> {
-        Ok(match self.current_revision(id)? {
-            Some(_) => Written::Conflict,
-            None => Written::NotFound,
-        })
-    }
+/// A page's `LIMIT` and `OFFSET`. Bounds beyond i64 cannot select anything more than
+/// i64::MAX does.
+fn window(query: &ListQuery) -> [SqlValue; 2] {
+    [
+        SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)),
+        SqlValue::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)),
+    ]
+}
+
+/// A page from rows of [`JOINED_COLUMNS`] and the total: one row with a `NULL` todo where
+/// the page is empty.
+fn page_from_rows(rows: &[Vec<SqlValue>]) -> StoreResult<ListPage> {
+    let total = match rows.first() {
+        Some(row) => revision_at(row, 5)?,
+        None => return Err(StoreError::Corrupt("a page's query returned no row".into())),
+    };
+    let items = rows
+        .iter()
+        .filter_map(present)
+        .map(versioned_from_row)
+        .collect::<StoreResult<_>>()?;
+    Ok(ListPage { items, total })
+}
+
+/// The row, unless its todo's columns are the `NULL`s of an outer join that found none.
+fn present(row: &Vec<SqlValue>) -> Option<&[SqlValue]> {
+    (row.first() != Some(&SqlValue::Null)).then_some(row.as_slice())
 }
 
 /// `text` as a `LIKE` pattern that matches it literally, under `ESCAPE '\'`.

@@ -15,3 +15,12 @@ pub mod tokens;
 
 #[cfg(any(test, feature = "testing-sqlite"))]
 pub use sqlite::RusqliteExecutor;
+
+/// What a test executor says when the store sends a query that yields no rows: on Spin
+/// 4.0.0-4.0.2, PostgreSQL's `query` never returns then (spinframework/spin#3671).
+pub fn zero_row_query(sql: &str) -> String {
+    format!(
+        "the store sent a query that yields no rows, which never returns on Spin 4.0.0-4.0.2's \
+         PostgreSQL (spinframework/spin#3671): {sql}"
+    )
+}

@@ -31,12 +31,14 @@ impl RusqliteExecutor {
 }
 
 impl SqlExecutor for RusqliteExecutor {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
-        execute_on(
-            &self.connection.lock().expect("connection lock"),
-            sql,
-            params,
-        )
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
+        let connection = self.connection.lock().expect("connection lock");
+        query_on(&connection, sql, params)
+    }
+
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        let connection = self.connection.lock().expect("connection lock");
+        execute_on(&connection, sql, params).map(drop)
     }
 
     /// Holds the connection for the whole transaction: threads may share this executor.
@@ -44,10 +46,27 @@ impl SqlExecutor for RusqliteExecutor {
         let connection = self.connection.lock().expect("connection lock");
         run_transaction(
             Dialect::Sqlite,
-            |sql, params| execute_on(&connection, sql, params),
+            |statement| match *statement {
+                Statement::Query(sql, params) => query_on(&connection, sql, params),
+                Statement::Execute(sql, params) => {
+                    execute_on(&connection, sql, params).map(|_| Vec::new())
+                }
+            },
             statements,
         )
     }
+}
+
+/// A query's rows; a query that yields none fails the caller (see [`SqlExecutor`]): the
+/// store must never send one, as it would hang on Spin 4.0.0-4.0.2's PostgreSQL.
+fn query_on(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<Rows, SqlError> {
+    let rows = execute_on(connection, sql, params)?;
+    assert!(!rows.is_empty(), "{}", super::zero_row_query(sql));
+    Ok(rows)
 }
 
 fn execute_on(

@@ -115,6 +115,22 @@ impl LibsqlExecutor {
         }
     }
 
+    /// A query's rows; one that yields none fails the test (see `SqlExecutor`).
+    fn query_on(
+        &self,
+        connection: &libsql::Connection,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Rows, SqlError> {
+        let rows = self.execute_on(connection, sql, params)?;
+        assert!(
+            !rows.is_empty(),
+            "{}",
+            todo_api::testing::zero_row_query(sql)
+        );
+        Ok(rows)
+    }
+
     fn execute_on(
         &self,
         connection: &libsql::Connection,
@@ -155,9 +171,14 @@ impl LibsqlExecutor {
 }
 
 impl SqlExecutor for LibsqlExecutor {
-    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
         let connection = self.connection.lock().expect("connection lock");
-        self.execute_on(&connection, sql, params)
+        self.query_on(&connection, sql, params)
+    }
+
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        let connection = self.connection.lock().expect("connection lock");
+        self.execute_on(&connection, sql, params).map(drop)
     }
 
     /// Holds the connection for the whole transaction: threads may share this executor.
@@ -165,7 +186,12 @@ impl SqlExecutor for LibsqlExecutor {
         let connection = self.connection.lock().expect("connection lock");
         run_transaction(
             Dialect::Sqlite,
-            |sql, params| self.execute_on(&connection, sql, params),
+            |statement| match *statement {
+                Statement::Query(sql, params) => self.query_on(&connection, sql, params),
+                Statement::Execute(sql, params) => self
+                    .execute_on(&connection, sql, params)
+                    .map(|_| Vec::new()),
+            },
             statements,
         )
     }
