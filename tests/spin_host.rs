@@ -1,10 +1,13 @@
-//! The Spin build, run the way Spin runs it. The Spin CLI cannot be installed where these
-//! tests run, so they serve it with the Spin-faithful host in `tests/spin-host`: over TCP as
-//! Spin's HTTP trigger serves (hyper-util's `auto::Builder`, no `TCP_NODELAY`), a fresh
-//! instance per request on an engine configured as Spin's, Spin's SQLite on a real file,
-//! and the component's variables resolved from `spin.toml` itself, their templates filled
-//! from the application variables' defaults or from overrides, as `SPIN_VARIABLE_<NAME>`
-//! gives them to `spin up`.
+//! The Spin builds on the Spin-faithful host in `tests/spin-host`, for what real Spin
+//! (tests/spin_up.rs) cannot show: the order checks the host counts, and the behaviour of
+//! the releases it stands for, 4.0.2 (its PostgreSQL `query` hang on zero rows recorded
+//! and failing the test, never hanging it) and 3.6.3 (SpinKube's shim). It serves over
+//! TCP as Spin's HTTP trigger serves (hyper-util's `auto::Builder`, no `TCP_NODELAY`), a
+//! fresh instance per request on an engine configured as Spin's, Spin's SQLite on a real
+//! file, PostgreSQL through a pool as Spin's, component output in per-component log
+//! files, and the component's variables resolved from `spin.toml` itself, their templates
+//! filled from the application variables' defaults or from overrides, as
+//! `SPIN_VARIABLE_<NAME>` gives them to `spin up`.
 
 mod support;
 
@@ -14,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::json;
 use spin_host::wasmtime::Engine;
 use spin_host::wasmtime::component::Component;
-use spin_host::{App, SpinHost};
+use spin_host::{App, SpinHost, SpinRelease};
 use support::{Build, Reply, component, request_to};
 use tempfile::TempDir;
 
@@ -24,6 +27,7 @@ struct SpinServer {
     base: String,
     host: SpinHost,
     runtime: Option<tokio::runtime::Runtime>,
+    logs: TempDir,
 }
 
 impl SpinServer {
@@ -46,6 +50,11 @@ impl SpinServer {
     /// `spin-postgres.toml`'s component, its variables pointing at `database`, as a user
     /// gives them (`SPIN_VARIABLE_DATABASE_URL`, `SPIN_VARIABLE_DATABASE_HOST`).
     fn postgres(database: &support::postgres::Database) -> Self {
+        Self::postgres_on(SpinRelease::V4_0_2, database)
+    }
+
+    /// [`SpinServer::postgres`] as Spin `release` serves it.
+    fn postgres_on(release: SpinRelease, database: &support::postgres::Database) -> Self {
         let host = database.host();
         let overrides = [
             ("database_url", database.url.as_str()),
@@ -53,10 +62,14 @@ impl SpinServer {
         ];
         let app = load_app("spin-postgres.toml", &overrides)
             .expect("spin-postgres.toml is a manifest Spin serves");
-        Self::serve(Build::SpinPostgres, app, None)
+        Self::serve_on(release, Build::SpinPostgres, app, None)
     }
 
     fn serve(build: Build, app: App, database: Option<PathBuf>) -> Self {
+        Self::serve_on(SpinRelease::V4_0_2, build, app, database)
+    }
+
+    fn serve_on(release: SpinRelease, build: Build, app: App, database: Option<PathBuf>) -> Self {
         // Compiling a component is the slow part; like Spin, do it once and reuse it.
         static ENGINE: OnceLock<Engine> = OnceLock::new();
         static COMPILED: [OnceLock<Component>; 2] = [OnceLock::new(), OnceLock::new()];
@@ -64,7 +77,16 @@ impl SpinServer {
         let slot = usize::from(build == Build::SpinPostgres);
         let compiled = COMPILED[slot]
             .get_or_init(|| Component::from_file(engine, component(build)).expect("compile"));
-        let host = SpinHost::new(engine, compiled, app, database).expect("link the Spin build");
+        let logs = TempDir::new().expect("log directory");
+        let host = SpinHost::new(
+            engine,
+            compiled,
+            app,
+            release,
+            database,
+            Some(logs.path().to_owned()),
+        )
+        .expect("link the Spin build");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -80,12 +102,30 @@ impl SpinServer {
             base,
             host,
             runtime: Some(runtime),
+            logs,
         }
     }
 
+    /// One request; fails the test if it made a PostgreSQL `query` that would have hung
+    /// on the Spin release the host stands for.
     fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-        request_to(&self.base, method, path, headers, body)
-            .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
+        let reply = request_to(&self.base, method, path, headers, body)
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"));
+        self.assert_nothing_hung(&format!("{method} {path}"));
+        reply
+    }
+
+    fn assert_nothing_hung(&self, after: &str) {
+        let hung = self.host.postgres().hung_queries();
+        assert!(
+            hung.is_empty(),
+            "{after}: on Spin 4.0.2 these queries never return (spin#3671): {hung:#?}"
+        );
+    }
+
+    /// What the component wrote to stdout, from its log file.
+    fn stdout_log(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("todo-api_stdout.txt")).unwrap_or_default()
     }
 }
 
@@ -93,6 +133,9 @@ impl Drop for SpinServer {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
+        }
+        if !std::thread::panicking() {
+            self.assert_nothing_hung("at the end");
         }
     }
 }
@@ -280,6 +323,49 @@ fn http_semantics_hold_on_the_postgres_build() {
     let database = support::postgres::Database::create();
     let host = SpinServer::postgres(&database);
     support::semantics::check(|method, path, headers, body| host.call(method, path, headers, body));
+}
+
+/// SpinKube's shim runs Spin 3.6.3, whose `query` returns on zero rows: the same suite
+/// holds there.
+#[test]
+fn http_semantics_hold_on_the_postgres_build_under_spin_3_6_3() {
+    let database = support::postgres::Database::create();
+    let host = SpinServer::postgres_on(SpinRelease::V3_6_3, &database);
+    support::semantics::check(|method, path, headers, body| host.call(method, path, headers, body));
+}
+
+/// The host in its 4.0.2 behaviour turns a zero-row `query` into a failure, whatever the
+/// component answers: a statement that matches nothing, sent as the store once sent its
+/// readiness probe, fails the test that sent it.
+#[test]
+fn a_zero_row_query_fails_the_test_on_spin_4_0_2_and_passes_on_3_6_3() {
+    let database = support::postgres::Database::create();
+    for (release, hangs) in [(SpinRelease::V4_0_2, true), (SpinRelease::V3_6_3, false)] {
+        let host = SpinServer::postgres_on(release, &database);
+        assert_eq!(host.call("GET", "/readyz", &[], b"").status, 200);
+        let clients = spin_host::PostgresClients::new(release);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let answer = runtime.block_on(clients.query(&database.url, "SELECT 1 WHERE false"));
+        assert_eq!(answer.is_err(), hangs, "{release:?}: {answer:?}");
+        assert_eq!(
+            clients.hung_queries().len(),
+            usize::from(hangs),
+            "{release:?}"
+        );
+    }
+}
+
+/// As `spin up` by default: the component's output goes to its log file.
+#[test]
+fn the_spin_build_logs_each_request_to_its_component_log_file() {
+    let dir = TempDir::new().unwrap();
+    let host = SpinServer::start(Some(database_file(dir.path())));
+    assert_eq!(host.call("GET", "/todos", &[], b"").status, 200);
+    assert!(
+        host.stdout_log().contains("GET /todos 200"),
+        "{}",
+        host.stdout_log()
+    );
 }
 
 #[test]

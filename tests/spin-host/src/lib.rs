@@ -11,8 +11,13 @@
 //!   component runs on;
 //! - Spin's interfaces over real parts: `fermyon:spin/sqlite@2.0.0` on a SQLite file,
 //!   `fermyon:spin/variables@2.0.0` and `wasi:config/store@0.2.0-draft-2024-09-27` resolving
-//!   the manifest's variables on every call ([`manifest`]), `spin:postgres/postgres@3.0.0` on
-//!   a real PostgreSQL connection (tokio-postgres);
+//!   the manifest's variables on every call as Spin's provider chain does, the environment
+//!   read inside `tokio::task::block_in_place` per variable ([`manifest`]),
+//!   `spin:postgres/postgres@3.0.0` on real PostgreSQL connections from a pool per address
+//!   (deadpool-postgres, as Spin), with Spin 4.0.2's zero-row `query` hang recorded
+//!   ([`SpinRelease`], [`PostgresClients::hung_queries`]);
+//! - component stdout and stderr appended to per-component log files, opened per
+//!   instance, as `spin up` writes them by default;
 //!
 //! It also counts, for every response, whether its body was complete when the component
 //! handed it over ([`Handoffs`]): deterministic, because the count is taken inside the
@@ -21,6 +26,7 @@
 pub mod manifest;
 mod postgres;
 mod sqlite;
+mod stdio;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -47,6 +53,17 @@ use wasmtime_wasi_http::{Error as HttpError, WasiHttpCtx, WasiHttpCtxView, WasiH
 
 pub use anyhow::Result;
 pub use manifest::{AllowedHosts, App, Variables};
+pub use postgres::PostgresClients;
+
+/// The Spin release this host stands for, where what a component can observe differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpinRelease {
+    /// SpinKube's containerd shim 0.24.
+    V3_6_3,
+    /// Its PostgreSQL `query` never returns when a statement yields no rows
+    /// (spinframework/spin#3671, 4.0.0-4.0.2).
+    V4_0_2,
+}
 /// The wasmtime this host runs on, for callers that compile components for it.
 pub use wasmtime;
 
@@ -209,6 +226,7 @@ pub struct InstanceState {
     default_database: Option<PathBuf>,
     variables: Arc<Variables>,
     allowed_outbound_hosts: Arc<AllowedHosts>,
+    postgres: Arc<PostgresClients>,
 }
 
 /// Outbound requests fail, as an empty `allowed_outbound_hosts` asks.
@@ -258,7 +276,7 @@ impl WasiHttpView for InstanceState {
 
 impl variables::Host for InstanceState {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
-        match self.variables.get(&name) {
+        match self.variables.resolve(&name) {
             Ok(Some(value)) => Ok(value),
             Ok(None) => Err(variables::Error::Undefined(name)),
             Err(message) => Err(variables::Error::Provider(message)),
@@ -268,11 +286,11 @@ impl variables::Host for InstanceState {
 
 impl store::Host for InstanceState {
     async fn get(&mut self, key: String) -> Result<Option<String>, store::Error> {
-        self.variables.get(&key).map_err(store::Error::Upstream)
+        self.variables.resolve(&key).map_err(store::Error::Upstream)
     }
 
     async fn get_all(&mut self) -> Result<Vec<(String, String)>, store::Error> {
-        self.variables.get_all().map_err(store::Error::Upstream)
+        self.variables.resolve_all().map_err(store::Error::Upstream)
     }
 }
 
@@ -288,18 +306,26 @@ struct Inner {
     default_database: Option<PathBuf>,
     variables: Arc<Variables>,
     allowed_outbound_hosts: Arc<AllowedHosts>,
+    postgres: Arc<PostgresClients>,
+    stdio: stdio::ComponentStdio,
     handoffs: Handoffs,
 }
 
 impl SpinHost {
-    /// Links `component` (compiled on `engine`, which [`engine`] makes) for `app`. The
-    /// database labelled `default` lives in `default_database` (`spin up` keeps it at
-    /// `.spin/sqlite_db.db`), if the manifest grants it.
+    /// Links `component` (compiled on `engine`, which [`engine`] makes) for `app`, as Spin
+    /// `release` serves it. The database labelled `default` lives in `default_database`
+    /// (`spin up` keeps it at `.spin/sqlite_db.db`), if the manifest grants it. With a
+    /// `log_dir` (`spin up`'s default: `.spin/logs`), each instance appends its stdout and
+    /// stderr to `{component}_stdout.txt` and `{component}_stderr.txt` there, opened per
+    /// instance, and follows them to this process's own streams, as `spin up` does;
+    /// without one, it writes to this process's streams alone.
     pub fn new(
         engine: &Engine,
         component: &Component,
         app: App,
+        release: SpinRelease,
         default_database: Option<PathBuf>,
+        log_dir: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -315,9 +341,12 @@ impl SpinHost {
         variables::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
         store::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
+        let stdio = stdio::ComponentStdio::new(log_dir, &app.component_id)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 pre,
+                postgres: Arc::new(PostgresClients::new(release)),
+                stdio,
                 granted_databases: Arc::new(app.sqlite_databases.clone()),
                 variables: Arc::new(app.variables),
                 allowed_outbound_hosts: Arc::new(app.allowed_outbound_hosts),
@@ -325,6 +354,11 @@ impl SpinHost {
                 handoffs: Handoffs::default(),
             }),
         })
+    }
+
+    /// The host's PostgreSQL clients, and what they saw.
+    pub fn postgres(&self) -> &PostgresClients {
+        &self.inner.postgres
     }
 
     /// What the host saw of each response's body when the component handed it over.
@@ -359,10 +393,12 @@ impl Inner {
         client: SocketAddr,
     ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
         add_spin_headers(&mut request, client);
+        let mut wasi = WasiCtx::builder();
+        self.stdio.attach(&mut wasi)?;
         let mut store = Store::new(
             self.pre.engine(),
             InstanceState {
-                wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+                wasi: wasi.build(),
                 http: WasiHttpCtx::new(),
                 table: ResourceTable::new(),
                 hooks: NoOutboundHttp,
@@ -370,6 +406,7 @@ impl Inner {
                 default_database: self.default_database.clone(),
                 variables: self.variables.clone(),
                 allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
+                postgres: self.postgres.clone(),
             },
         );
         // As Spin's store builder: with epoch interruption there must be some deadline.
