@@ -1,4 +1,5 @@
-//! Settings, read from the host on every request (an instance lives for one request).
+//! Settings, read from the host on every request (an instance lives for one request),
+//! each only when the request needs it ([`Settings`]).
 //!
 //! Each setting has one name. On Spin it is an application variable of that name (declared
 //! in `spin.toml`, set with `SPIN_VARIABLE_<NAME>` or `spin deploy --variable name=value`);
@@ -19,6 +20,7 @@
 //! | `max_body_bytes`       | `65536`        | largest request body                          |
 //! | `max_title_length`     | `500`          | longest title, in characters                  |
 
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 
 use crate::cors::{AllowedOrigins, Cors};
@@ -89,95 +91,232 @@ pub fn env_name(setting: &str) -> String {
     format!("TODO_{}", setting.to_ascii_uppercase())
 }
 
+/// A setting's raw value (`Ok(None)` when unset or empty), or why the host could not read
+/// it.
+type Lookup<'a> = dyn Fn(&'static str) -> Result<Option<String>, ConfigError> + 'a;
+
 impl Config {
     /// Reads every setting through `lookup`, which answers a setting's raw value
     /// (`Ok(None)` when unset) or why the host could not read it.
     pub fn read(
         lookup: impl Fn(&'static str) -> Result<Option<String>, String>,
     ) -> Result<Self, ConfigError> {
-        let get = |setting: &'static str| -> Result<Option<String>, ConfigError> {
-            match lookup(setting) {
-                Ok(value) => Ok(value.filter(|value| !value.trim().is_empty())),
-                Err(message) => Err(ConfigError { setting, message }),
-            }
-        };
-        let invalid =
-            |setting: &'static str| move |message: String| ConfigError { setting, message };
+        let get = raw(&lookup);
+        Ok(Self {
+            limits: read_limits(&get)?,
+            cors: read_cors(&get)?,
+            auth: read_auth(&get)?,
+        })
+    }
+}
 
-        let limits = Limits {
-            max_body_bytes: parse_number(
-                get("max_body_bytes")?,
-                DEFAULT_MAX_BODY_BYTES,
-                1..=MAX_BODY_BYTES_CEILING,
-            )
-            .map_err(invalid("max_body_bytes"))?,
-            max_title_chars: parse_number(
-                get("max_title_length")?,
-                DEFAULT_MAX_TITLE_CHARS,
-                1..=MAX_TITLE_CHARS_CEILING,
-            )
-            .map_err(invalid("max_title_length"))?,
-        };
+/// `lookup` with empty values as unset and its failures naming the setting.
+fn raw(
+    lookup: &impl Fn(&'static str) -> Result<Option<String>, String>,
+) -> impl Fn(&'static str) -> Result<Option<String>, ConfigError> + '_ {
+    move |setting| match lookup(setting) {
+        Ok(value) => Ok(value.filter(|value| !value.trim().is_empty())),
+        Err(message) => Err(ConfigError { setting, message }),
+    }
+}
 
-        let cors = Cors {
-            origins: match get("cors_allowed_origins")? {
-                None => AllowedOrigins::None,
-                Some(value) => {
-                    AllowedOrigins::parse(&value).map_err(invalid("cors_allowed_origins"))?
-                }
-            },
-            max_age: parse_number(get("cors_max_age")?, DEFAULT_CORS_MAX_AGE, 0..=86_400)
-                .map_err(invalid("cors_max_age"))?,
-        };
+fn invalid(setting: &'static str) -> impl Fn(String) -> ConfigError {
+    move |message| ConfigError { setting, message }
+}
 
-        let mut keys = Vec::new();
-        if let Some(secret) = get("jwt_hs256_secret")? {
-            keys.push(Key::hs256(secret.into_bytes()).map_err(invalid("jwt_hs256_secret"))?);
+fn read_limits(get: &Lookup<'_>) -> Result<Limits, ConfigError> {
+    Ok(Limits {
+        max_body_bytes: parse_number(
+            get("max_body_bytes")?,
+            DEFAULT_MAX_BODY_BYTES,
+            1..=MAX_BODY_BYTES_CEILING,
+        )
+        .map_err(invalid("max_body_bytes"))?,
+        max_title_chars: parse_number(
+            get("max_title_length")?,
+            DEFAULT_MAX_TITLE_CHARS,
+            1..=MAX_TITLE_CHARS_CEILING,
+        )
+        .map_err(invalid("max_title_length"))?,
+    })
+}
+
+fn read_origins(get: &Lookup<'_>) -> Result<AllowedOrigins, ConfigError> {
+    match get("cors_allowed_origins")? {
+        None => Ok(AllowedOrigins::None),
+        Some(value) => AllowedOrigins::parse(&value).map_err(invalid("cors_allowed_origins")),
+    }
+}
+
+fn read_cors(get: &Lookup<'_>) -> Result<Cors, ConfigError> {
+    Ok(Cors {
+        origins: read_origins(get)?,
+        max_age: parse_number(get("cors_max_age")?, DEFAULT_CORS_MAX_AGE, 0..=86_400)
+            .map_err(invalid("cors_max_age"))?,
+    })
+}
+
+fn read_protect_reads(get: &Lookup<'_>) -> Result<bool, ConfigError> {
+    match get("jwt_protect_reads")? {
+        None => Ok(false),
+        Some(value) => parse_bool(&value).map_err(invalid("jwt_protect_reads")),
+    }
+}
+
+fn read_auth(get: &Lookup<'_>) -> Result<Option<TokenPolicy>, ConfigError> {
+    let mut keys = Vec::new();
+    if let Some(secret) = get("jwt_hs256_secret")? {
+        keys.push(Key::hs256(secret.into_bytes()).map_err(invalid("jwt_hs256_secret"))?);
+    }
+    if let Some(jwks) = get("jwt_jwks")? {
+        keys.extend(Key::parse_jwks(&jwks).map_err(invalid("jwt_jwks"))?);
+    }
+    let issuer = get("jwt_issuer")?;
+    let audience = get("jwt_audience")?;
+    let write_scope = get("jwt_write_scope")?
+        .map(|scope| parse_scope(scope.trim()))
+        .transpose()
+        .map_err(invalid("jwt_write_scope"))?;
+    let protect_reads = read_protect_reads(get)?;
+    if !keys.is_empty() {
+        return Ok(Some(TokenPolicy {
+            keys,
+            issuer,
+            audience,
+            write_scope,
+            protect_reads,
+        }));
+    }
+    // Token rules without a key to check tokens with would silently leave the API
+    // open: name the first such setting instead.
+    let stray = [
+        ("jwt_issuer", issuer.is_some()),
+        ("jwt_audience", audience.is_some()),
+        ("jwt_write_scope", write_scope.is_some()),
+        ("jwt_protect_reads", protect_reads),
+    ]
+    .into_iter()
+    .find(|(_, set)| *set);
+    match stray {
+        Some((setting, _)) => Err(ConfigError {
+            setting,
+            message: "is set, but no key is: set jwt_hs256_secret or jwt_jwks to turn on \
+                      bearer-token authentication"
+                .into(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// The settings as a request asks for them: each part read when first needed. A host
+/// lookup costs real time on Spin (each variable resolved through its provider chain, the
+/// environment read inside `block_in_place`: about half of a request when all ten were
+/// read), so a request reads only what it uses: CORS's origins on every request (they
+/// decide `Vary: Origin`), `jwt_protect_reads` on reads of todos, every `jwt_*` setting
+/// on writes, the limits where a body is read, `cors_max_age` on preflights. `/readyz`
+/// reads them all, so that a replica with an invalid setting is never ready.
+pub trait Settings {
+    fn limits(&self) -> Result<Limits, ConfigError>;
+    fn origins(&self) -> Result<Cors, ConfigError>;
+    fn cors(&self) -> Result<Cors, ConfigError>;
+    fn protect_reads(&self) -> Result<bool, ConfigError>;
+    fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError>;
+    /// Every setting, so that the first invalid one is named.
+    fn check_all(&self) -> Result<(), ConfigError>;
+}
+
+/// Settings read already, all of them (tests, the native server).
+impl Settings for Config {
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        Ok(self.limits)
+    }
+
+    fn origins(&self) -> Result<Cors, ConfigError> {
+        Ok(self.cors.clone())
+    }
+
+    fn cors(&self) -> Result<Cors, ConfigError> {
+        Ok(self.cors.clone())
+    }
+
+    fn protect_reads(&self) -> Result<bool, ConfigError> {
+        Ok(self
+            .auth
+            .as_ref()
+            .is_some_and(|policy| policy.protect_reads))
+    }
+
+    fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError> {
+        Ok(self.auth.as_ref())
+    }
+
+    fn check_all(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// Settings read from the host as a request needs them, each setting at most once.
+pub struct HostSettings<L> {
+    lookup: L,
+    seen: RefCell<Vec<(&'static str, Result<Option<String>, ConfigError>)>>,
+    auth: OnceCell<Result<Option<TokenPolicy>, ConfigError>>,
+}
+
+impl<L: Fn(&'static str) -> Result<Option<String>, String>> HostSettings<L> {
+    /// `lookup` answers a setting's raw value (`Ok(None)` when unset) or why the host
+    /// could not read it; it is called at most once per setting.
+    pub fn new(lookup: L) -> Self {
+        Self {
+            lookup,
+            seen: RefCell::new(Vec::new()),
+            auth: OnceCell::new(),
         }
-        if let Some(jwks) = get("jwt_jwks")? {
-            keys.extend(Key::parse_jwks(&jwks).map_err(invalid("jwt_jwks"))?);
-        }
-        let issuer = get("jwt_issuer")?;
-        let audience = get("jwt_audience")?;
-        let write_scope = get("jwt_write_scope")?
-            .map(|scope| parse_scope(scope.trim()))
-            .transpose()
-            .map_err(invalid("jwt_write_scope"))?;
-        let protect_reads = match get("jwt_protect_reads")? {
-            None => false,
-            Some(value) => parse_bool(&value).map_err(invalid("jwt_protect_reads"))?,
-        };
-        let auth = if keys.is_empty() {
-            // Token rules without a key to check tokens with would silently leave the API
-            // open: name the first such setting instead.
-            let stray = [
-                ("jwt_issuer", issuer.is_some()),
-                ("jwt_audience", audience.is_some()),
-                ("jwt_write_scope", write_scope.is_some()),
-                ("jwt_protect_reads", protect_reads),
-            ]
-            .into_iter()
-            .find(|(_, set)| *set);
-            if let Some((setting, _)) = stray {
-                return Err(ConfigError {
-                    setting,
-                    message: "is set, but no key is: set jwt_hs256_secret or jwt_jwks to \
-                              turn on bearer-token authentication"
-                        .into(),
-                });
-            }
-            None
-        } else {
-            Some(TokenPolicy {
-                keys,
-                issuer,
-                audience,
-                write_scope,
-                protect_reads,
-            })
-        };
+    }
 
-        Ok(Self { limits, cors, auth })
+    fn get(&self, setting: &'static str) -> Result<Option<String>, ConfigError> {
+        if let Some((_, value)) = self.seen.borrow().iter().find(|(name, _)| *name == setting) {
+            return value.clone();
+        }
+        let value = raw(&self.lookup)(setting);
+        self.seen.borrow_mut().push((setting, value.clone()));
+        value
+    }
+}
+
+impl<L: Fn(&'static str) -> Result<Option<String>, String>> Settings for HostSettings<L> {
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        read_limits(&|name| self.get(name))
+    }
+
+    fn origins(&self) -> Result<Cors, ConfigError> {
+        Ok(Cors {
+            origins: read_origins(&|name| self.get(name))?,
+            max_age: DEFAULT_CORS_MAX_AGE,
+        })
+    }
+
+    fn cors(&self) -> Result<Cors, ConfigError> {
+        read_cors(&|name| self.get(name))
+    }
+
+    fn protect_reads(&self) -> Result<bool, ConfigError> {
+        read_protect_reads(&|name| self.get(name))
+    }
+
+    fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError> {
+        self.auth
+            .get_or_init(|| read_auth(&|name| self.get(name)))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    fn check_all(&self) -> Result<(), ConfigError> {
+        Config::read(|name| {
+            self.get(name)
+                .map_err(|ConfigError { message, .. }| message)
+        })
+        .map(drop)
     }
 }
 

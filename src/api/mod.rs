@@ -36,9 +36,9 @@ pub use handlers::SUCCESS_STATUSES;
 pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use route::{Operation, Route, routes};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{ConfigError, Limits, Settings};
 use crate::cors::Cors;
-use crate::jwt::{Rejected, TokenPolicy};
+use crate::jwt::Rejected;
 use crate::store::Store;
 use failure::Denied;
 use handlers::Incoming;
@@ -62,11 +62,12 @@ pub fn statuses() -> Vec<u16> {
     all
 }
 
-/// Answers one request under `config`. The body is read only as far as the request
-/// needs and never past `config.limits.max_body_bytes + 1` bytes. Never panics on any input.
+/// Answers one request under `settings`, reading only the settings it needs
+/// ([`Settings`]). The body is read only as far as the request needs and never past
+/// `max_body_bytes + 1` bytes. Never panics on any input.
 pub fn handle<S: Store, B: Read>(
     store: &S,
-    config: &Config,
+    settings: &impl Settings,
     request: Request<B>,
 ) -> Response<Vec<u8>> {
     let (parts, body) = request.into_parts();
@@ -78,21 +79,41 @@ pub fn handle<S: Store, B: Read>(
         // OPTIONS (never preflighted).
         let mut methods = route.allowed();
         methods.retain(|method| *method != Method::HEAD && *method != Method::OPTIONS);
-        return config.cors.preflight(&parts.headers, &methods);
+        return match settings.cors() {
+            Ok(cors) => cors.preflight(&parts.headers, &methods),
+            Err(error) => misconfigured(error),
+        };
     }
+    // CORS's origins decide every answer's `Vary`: read first, so that an invalid value
+    // is named on every request.
+    let cors = match settings.origins() {
+        Ok(cors) => cors,
+        Err(error) => return misconfigured(error),
+    };
     let answer = route.and_then(|route| {
         let operation =
             route::operation(route, &parts.method).ok_or_else(|| Failure::MethodNotAllowed {
                 method: parts.method.clone(),
                 route,
             })?;
-        authorize(config.auth.as_ref(), operation, &parts.headers)?;
+        authorize(settings, operation, &parts.headers)?;
+        let limits = match operation {
+            Operation::CreateTodo | Operation::ReplaceTodo(_) | Operation::PatchTodo(_) => {
+                settings.limits().map_err(Failure::Misconfigured)?
+            }
+            // A readiness probe answers for every setting; no other request reads a body.
+            Operation::Ready => {
+                settings.check_all().map_err(Failure::Misconfigured)?;
+                Limits::default()
+            }
+            _ => Limits::default(),
+        };
         let request = Incoming {
             method: &parts.method,
             headers: &parts.headers,
             query: parts.uri.query(),
             body,
-            limits: &config.limits,
+            limits: &limits,
             preconditions: Preconditions::parse(&parts.headers)?,
         };
         handlers::run(store, operation, request)
@@ -101,7 +122,7 @@ pub fn handle<S: Store, B: Read>(
     if parts.method == Method::HEAD {
         without_content(&mut response);
     }
-    config.cors.apply(&parts.headers, &mut response);
+    cors.apply(&parts.headers, &mut response);
     response
 }
 
@@ -132,13 +153,10 @@ fn without_content(response: &mut Response<Vec<u8>>) {
 /// of todos when `protect_reads` is set. Probes, `OPTIONS` and the OpenAPI document stay
 /// open.
 fn authorize(
-    policy: Option<&TokenPolicy>,
+    settings: &impl Settings,
     operation: Operation,
     headers: &HeaderMap,
 ) -> Result<(), Failure> {
-    let Some(policy) = policy else {
-        return Ok(());
-    };
     let write = matches!(
         operation,
         Operation::CreateTodo
@@ -147,9 +165,16 @@ fn authorize(
             | Operation::DeleteTodo(_)
     );
     let reads_todos = matches!(operation, Operation::ListTodos | Operation::GetTodo(_));
-    if !(write || (policy.protect_reads && reads_todos)) {
+    // A read asks only whether reads are protected; the token rules are read when a
+    // token must be checked.
+    let checked =
+        write || (reads_todos && settings.protect_reads().map_err(Failure::Misconfigured)?);
+    if !checked {
         return Ok(());
     }
+    let Some(policy) = settings.auth().map_err(Failure::Misconfigured)? else {
+        return Ok(());
+    };
     let token = bearer_token(headers).ok_or(Failure::Denied(Denied::NoToken))?;
     let grant = policy
         .verify(token, unix_now())

@@ -33,7 +33,7 @@ use wasi::http::types::{
 use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::api;
-use crate::config::Config;
+use crate::config::HostSettings;
 use crate::log;
 
 struct TodoComponent;
@@ -50,12 +50,9 @@ impl Guest for TodoComponent {
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let settings = read_settings();
-        let store = host_store(&settings);
-        let response = match read_config(&settings) {
-            Ok(config) => api::handle(&store, &config, request),
-            Err(error) => api::misconfigured(error),
-        };
+        let settings = HostSettings::new(host_setting);
+        let store = host_store();
+        let response = api::handle(&store, &settings, request);
         let status = response.status().as_u16();
         send(response, method == http::Method::HEAD, response_out);
         // Only now close the store: on Spin, closing its SQLite connection runs in the host
@@ -78,71 +75,44 @@ fn log_request(line: &str) {
     let _ = write_all(&wasi::cli::stdout::get_stdout(), line.as_bytes());
 }
 
-/// The Spin builds' settings: the component's variables (declared in the manifest), read in
-/// one host call (`wasi:config/store.get-all`): one Spin variable is one host call, and
-/// reading ten of them cost more than the request's own work. `None`: the host could not
-/// give them (its words went to the log).
+/// A setting of the Spin builds: the component variable of that name, read with one
+/// `wasi:config/store.get` call when a request first needs it (`None` where the manifest
+/// does not define it). One call per setting a request uses, not one `get-all` for all of
+/// them: Spin resolves every variable of a `get-all` through its provider chain, about
+/// half of each request's time on real Spin when all ten were read (docs/performance.md).
 #[cfg(any(feature = "spin", feature = "spin-postgres"))]
-type Settings = Option<Vec<(String, String)>>;
-
-#[cfg(any(feature = "spin", feature = "spin-postgres"))]
-fn read_settings() -> Settings {
-    match spin_settings::wasi::config::store::get_all() {
-        Ok(variables) => Some(variables),
-        Err(error) => {
-            use spin_settings::wasi::config::store::Error;
-            let (Error::Upstream(message) | Error::Io(message)) = error;
-            // The host's words go to the log, not to the client.
-            log::error(format_args!("wasi:config/store.get-all failed: {message}"));
-            None
-        }
-    }
-}
-
-/// A variable of the Spin builds; one the manifest does not define counts as unset.
-#[cfg(any(feature = "spin", feature = "spin-postgres"))]
-fn setting<'a>(settings: &'a Settings, name: &str) -> Option<&'a str> {
-    let variables = settings.as_ref()?;
-    let (_, value) = variables.iter().find(|(key, _)| key == name)?;
-    Some(value)
-}
-
-#[cfg(any(feature = "spin", feature = "spin-postgres"))]
-fn read_config(settings: &Settings) -> Result<Config, crate::config::ConfigError> {
-    match settings {
-        Some(_) => Config::read(|name| Ok(setting(settings, name).map(str::to_owned))),
-        None => Config::read(|_| Err("the Spin variables could not be read".to_owned())),
-    }
+fn host_setting(name: &'static str) -> Result<Option<String>, String> {
+    use spin_settings::wasi::config::store::{Error, get};
+    get(name).map_err(|error| {
+        let (Error::Upstream(message) | Error::Io(message)) = error;
+        // The host's words go to the log, not to the client.
+        log::error(format_args!(
+            "wasi:config/store.get({name}) failed: {message}"
+        ));
+        "the Spin variables could not be read".to_owned()
+    })
 }
 
 /// The Spin build keeps todos in Spin's SQLite database `default`.
 #[cfg(feature = "spin")]
-fn host_store(_: &Settings) -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
+fn host_store() -> crate::store::sqlite::SqliteStore<spin_sqlite::SpinSqlite> {
     crate::store::sqlite::SqliteStore::new(spin_sqlite::SpinSqlite::default_database())
 }
 
-/// The PostgreSQL build keeps todos in the database its `database_url` variable names.
+/// The PostgreSQL build keeps todos in the database its `database_url` variable names,
+/// read when the store is first used.
 #[cfg(feature = "spin-postgres")]
-fn host_store(settings: &Settings) -> crate::store::sql::SqlStore<spin_postgres::SpinPostgres> {
-    let url = setting(settings, "database_url").filter(|url| !url.is_empty());
-    crate::store::sql::SqlStore::new(spin_postgres::SpinPostgres::new(url.map(str::to_owned)))
+fn host_store() -> crate::store::sql::SqlStore<spin_postgres::SpinPostgres> {
+    crate::store::sql::SqlStore::new(spin_postgres::SpinPostgres::new(|| {
+        host_setting("database_url")
+            .ok()
+            .flatten()
+            .filter(|url| !url.is_empty())
+    }))
 }
 
-/// The portable build reads settings from the environment (`wasmtime serve --env`), each
-/// when it is needed.
-#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
-struct Settings;
-
-#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
-fn read_settings() -> Settings {
-    Settings
-}
-
-#[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
-fn read_config(_: &Settings) -> Result<Config, crate::config::ConfigError> {
-    Config::read(host_setting)
-}
-
+/// A setting of the portable build: the environment variable `TODO_<NAME>`
+/// (`wasmtime serve --env`), read when a request first needs it.
 #[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
 fn host_setting(name: &'static str) -> Result<Option<String>, String> {
     let variable = crate::config::env_name(name);
@@ -156,7 +126,7 @@ fn host_setting(name: &'static str) -> Result<Option<String>, String> {
 /// The portable build keeps todos in the directory the host preopens at `/data`
 /// (or at `TODO_DATA_DIR`), and reads it through the host's filesystem interface directly.
 #[cfg(not(any(feature = "spin", feature = "spin-postgres")))]
-fn host_store(_: &Settings) -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
+fn host_store() -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
     let root = std::env::var("TODO_DATA_DIR").unwrap_or_else(|_| "/data".to_owned());
     let reader = wasi_reader::WasiReader::new(&root);
     crate::store::dir::DirStore::with_reader(root, reader)

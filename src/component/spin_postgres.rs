@@ -1,6 +1,6 @@
 //! The SQL executor over Spin's PostgreSQL client (`spin:postgres/postgres@3.0.0`, offered
 //! by Spin 3.x and 4.x). The connection opens on first use, once per request, at the
-//! address the `database_url` variable gives.
+//! address the `database_url` variable gives, read then.
 
 use std::cell::OnceCell;
 
@@ -9,13 +9,14 @@ use spin_sdk::pg3::{Connection, DbValue, ParameterValue, PgError};
 use crate::store::sql::{Dialect, SqlError, SqlExecutor, SqlValue};
 
 pub struct SpinPostgres {
-    url: Option<String>,
+    url: fn() -> Option<String>,
     connection: OnceCell<Connection>,
 }
 
 impl SpinPostgres {
-    /// The database at `url` (`None`: the variable is unset, and every statement fails).
-    pub fn new(url: Option<String>) -> Self {
+    /// The database at the address `url` gives when first needed (`None`: the variable is
+    /// unset, and every statement fails).
+    pub fn new(url: fn() -> Option<String>) -> Self {
         Self {
             url,
             connection: OnceCell::new(),
@@ -26,11 +27,9 @@ impl SpinPostgres {
         if let Some(connection) = self.connection.get() {
             return Ok(connection);
         }
-        let url = self
-            .url
-            .as_deref()
+        let url = (self.url)()
             .ok_or_else(|| SqlError("the database_url variable is not set".to_owned()))?;
-        let connection = Connection::open(url).map_err(describe)?;
+        let connection = Connection::open(&url).map_err(describe)?;
         Ok(self.connection.get_or_init(|| connection))
     }
 }

@@ -12,9 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod black_box;
 pub mod libsql;
 pub mod postgres;
 pub mod semantics;
+pub mod spin;
 
 /// The builds of the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,14 @@ impl Build {
 }
 
 /// Builds `build` in release mode (once per test binary) and returns the component's path.
+/// `TODO_TEST_SPIN_POSTGRES_WASM` names another PostgreSQL Spin component instead (an
+/// earlier release's, to show what a test finds in it).
 pub fn component(build: Build) -> PathBuf {
+    if build == Build::SpinPostgres
+        && let Some(path) = std::env::var_os("TODO_TEST_SPIN_POSTGRES_WASM")
+    {
+        return PathBuf::from(path);
+    }
     static PORTABLE: OnceLock<PathBuf> = OnceLock::new();
     static SPIN: OnceLock<PathBuf> = OnceLock::new();
     static SPIN_POSTGRES: OnceLock<PathBuf> = OnceLock::new();
