@@ -76,3 +76,59 @@ fn the_readme_quotes_the_benchmarks_headline_as_the_benchmark_wrote_it() {
         "README's \"Measured\" table differs from bench/results/headline.md: copy it from there"
     );
 }
+
+/// On Spin every setting read is a host lookup that costs real time: a request reads only
+/// the settings it uses, each once, and `/readyz` reads them all.
+#[test]
+fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
+    use std::cell::RefCell;
+    use todo_api::config::HostSettings;
+    use todo_api::store::sqlite::SqliteStore;
+    use todo_api::testing::RusqliteExecutor;
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = SqliteStore::new(RusqliteExecutor::open(&dir.path().join("todos.db")));
+    let read = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let asked = RefCell::new(Vec::new());
+        let settings = HostSettings::new(|name| {
+            asked.borrow_mut().push(name);
+            Ok(None)
+        });
+        let request = http::Request::builder().method(method).uri(path);
+        let request = headers
+            .iter()
+            .fold(request, |request, (name, value)| {
+                request.header(*name, *value)
+            })
+            .body(body)
+            .unwrap();
+        let response = todo_api::api::handle(&store, &settings, request);
+        assert!(response.status().as_u16() < 300, "{method} {path}");
+        asked.into_inner()
+    };
+    let json = [("content-type", "application/json")];
+    assert_eq!(
+        read("POST", "/todos", &json, br#"{"title":"a"}"#),
+        [
+            "cors_allowed_origins",
+            "jwt_hs256_secret",
+            "jwt_jwks",
+            "jwt_issuer",
+            "jwt_audience",
+            "jwt_write_scope",
+            "jwt_protect_reads",
+            "max_body_bytes",
+            "max_title_length"
+        ]
+    );
+    assert_eq!(
+        read("GET", "/todos/1", &[], b""),
+        ["cors_allowed_origins", "jwt_protect_reads"]
+    );
+    assert_eq!(read("GET", "/healthz", &[], b""), ["cors_allowed_origins"]);
+    let mut all = read("GET", "/readyz", &[], b"");
+    all.sort_unstable();
+    let mut expected = SETTINGS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(all, expected);
+}
