@@ -6,7 +6,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -467,28 +466,10 @@ fn todos_survive_a_restart_and_ids_are_not_reused() {
 #[test]
 fn forty_concurrent_creates_all_succeed_with_unique_ids() {
     let (_temp, data) = data_dir();
-    let server = Arc::new(Server::start(&data));
-    let clients = 40;
-    let barrier = Arc::new(Barrier::new(clients));
-    let handles: Vec<_> = (0..clients)
-        .map(|n| {
-            let (server, barrier) = (server.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                let reply = post(&server, json!({"title": format!("client {n}")}));
-                assert_eq!(
-                    reply.status,
-                    201,
-                    "{}",
-                    String::from_utf8_lossy(&reply.body)
-                );
-                reply.json()["id"].as_i64().expect("id")
-            })
-        })
-        .collect();
-    let mut ids: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, (1..=clients as i64).collect::<Vec<_>>());
+    let server = Server::start(&data);
+    let call = |m: &str, p: &str, h: &[(&str, &str)], b: &[u8]| server.call(m, p, h, b);
+    let ids = support::black_box::concurrent_creates(&call, 40);
+    assert_eq!(ids, (1..=40).collect::<Vec<i64>>());
     let listed = server.call("GET", "/todos", &[], b"");
     assert_eq!(listed.header("x-total-count"), Some("40"));
 }
@@ -507,43 +488,10 @@ fn without_its_data_directory_it_is_live_but_not_ready() {
 #[test]
 fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land() {
     let (_temp, data) = data_dir();
-    let server = Arc::new(Server::start(&data));
-    assert_eq!(post(&server, json!({"title": "shared"})).status, 201);
-    let race = |clients: usize, if_match: Option<&'static str>| {
-        let barrier = Arc::new(Barrier::new(clients));
-        let handles: Vec<_> = (0..clients)
-            .map(|n| {
-                let (server, barrier) = (server.clone(), barrier.clone());
-                thread::spawn(move || {
-                    let mut headers = vec![JSON];
-                    headers.extend(if_match.map(|tag| ("if-match", tag)));
-                    // Titles new to every race: a write of what is stored already writes nothing.
-                    let body = json!({"title": format!("by {n} ({if_match:?})")}).to_string();
-                    barrier.wait();
-                    server
-                        .call("PUT", "/todos/1", &headers, body.as_bytes())
-                        .status
-                })
-            })
-            .collect();
-        let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        statuses.sort_unstable();
-        statuses
-    };
-    // All read revision 1 and ask for it: one wins, the others are told their tag is stale.
-    let mut expected = vec![412; 7];
-    expected.insert(0, 200);
-    assert_eq!(race(8, Some("\"1\"")), expected);
-    assert_eq!(
-        server.call("GET", "/todos/1", &[], b"").header("etag"),
-        Some("\"2\"")
-    );
-    // Without If-Match every write lands, each on top of the one before: none is lost.
-    assert_eq!(race(8, None), vec![200; 8], "{}", server.output());
-    assert_eq!(
-        server.call("GET", "/todos/1", &[], b"").header("etag"),
-        Some("\"10\"")
-    );
+    let server = Server::start(&data);
+    support::black_box::racing_writes(&|m: &str, p: &str, h: &[(&str, &str)], b: &[u8]| {
+        server.call(m, p, h, b)
+    });
 }
 
 // ---------------------------------------------------------------------------------------
