@@ -434,7 +434,7 @@ fn no_answer_carries_what_a_lower_layer_said_even_with_backtraces_on() {
     // Settings: an invalid one is named, its value and the reason only logged.
     let misconfigured =
         Server::start_with_backtraces(&data, true, &[("TODO_MAX_BODY_BYTES", "lots")]);
-    let refused = misconfigured.call("GET", "/todos", &[], b"");
+    let refused = misconfigured.call("POST", "/todos", &[JSON], br#"{"title":"a"}"#);
     assert!(refused.is_problem(500));
     assert_no_internals(&refused, "a bad setting");
     assert!(!String::from_utf8_lossy(&refused.body).contains("lots"));
