@@ -124,7 +124,7 @@ fn the_portable_component_imports_only_wasi() {
 fn the_spin_component_imports_only_what_spin_offers_and_uses_its_sqlite() {
     let imports = assert_within_world(Build::Spin, "spin");
     assert!(imports.contains("fermyon:spin/sqlite@2"), "{imports:?}");
-    // Settings in one call (get-all), not one Spin variable per call.
+    // Settings through wasi:config/store, each one a request uses (Spin 3.0 and later).
     assert!(!imports.contains("fermyon:spin/variables@2"), "{imports:?}");
     assert!(
         imports.contains("wasi:config/store@0.2.0-draft-2024-09-27"),
