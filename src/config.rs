@@ -255,10 +255,13 @@ impl Settings for Config {
     }
 }
 
+/// A setting's raw value as a lookup answered it.
+type Answer = Result<Option<String>, ConfigError>;
+
 /// Settings read from the host as a request needs them, each setting at most once.
 pub struct HostSettings<L> {
     lookup: L,
-    seen: RefCell<Vec<(&'static str, Result<Option<String>, ConfigError>)>>,
+    seen: RefCell<Vec<(&'static str, Answer)>>,
     auth: OnceCell<Result<Option<TokenPolicy>, ConfigError>>,
 }
 
@@ -273,7 +276,7 @@ impl<L: Fn(&'static str) -> Result<Option<String>, String>> HostSettings<L> {
         }
     }
 
-    fn get(&self, setting: &'static str) -> Result<Option<String>, ConfigError> {
+    fn get(&self, setting: &'static str) -> Answer {
         if let Some((_, value)) = self.seen.borrow().iter().find(|(name, _)| *name == setting) {
             return value.clone();
         }
