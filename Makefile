@@ -147,7 +147,8 @@ spin-cli:
 		mkdir -p "$(dir $(SPIN_UNPACKED))" && xz -dc "$(SPIN_XZ)" > "$(SPIN_UNPACKED).part" && \
 		echo "$(SPIN_SHA256)  $(SPIN_UNPACKED).part" | sha256sum -c --quiet && \
 		chmod +x "$(SPIN_UNPACKED).part" && mv "$(SPIN_UNPACKED).part" "$(SPIN_UNPACKED)"; fi
-	@"$(SPIN)" --version || (echo "no spin: install Spin 4.x or put it on PATH" >&2; exit 1)
+	@if [ -x "$(SPIN_UNPACKED)" ]; then "$(SPIN_UNPACKED)" --version; \
+	else spin --version || (echo "no spin: install Spin 4.x or put it on PATH" >&2; exit 1); fi
 
 rust-tools:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
