@@ -579,6 +579,57 @@ fn protected_reads_need_a_token_but_probes_and_the_document_do_not() {
     assert_eq!(read.status(), 200);
 }
 
+/// `OPTIONS` on a todo is a read: under protected reads it tells no one without a token
+/// which ids exist or how often one was written; a CORS preflight stays open and answers
+/// the same for every id.
+#[test]
+fn under_protected_reads_options_needs_a_token_and_preflights_reveal_nothing() {
+    let api = api(&[
+        ("jwt_hs256_secret", SECRET),
+        ("jwt_protect_reads", "true"),
+        ("cors_allowed_origins", "https://app.example.com"),
+    ]);
+    let bearer = format!(
+        "Bearer {}",
+        tokens::hs256(SECRET.as_bytes(), &tokens::fresh())
+    );
+    let auth = ("authorization", bearer.as_str());
+    assert_eq!(
+        api.post_bearer(&tokens::hs256(SECRET.as_bytes(), &tokens::fresh()))
+            .status(),
+        201
+    );
+    for (path, headers) in [
+        ("/todos/1", vec![]),
+        ("/todos/999999", vec![]),
+        ("/todos/1", vec![("if-match", "\"1\"")]),
+        ("/todos/1", vec![("if-match", "\"2\"")]),
+        ("/todos", vec![]),
+    ] {
+        assert_unauthorized(&api.send("OPTIONS", path, &headers, ""), None);
+    }
+    assert_eq!(api.send("OPTIONS", "/todos/1", &[auth], "").status(), 204);
+    assert_eq!(
+        api.send("OPTIONS", "/todos/999999", &[auth], "").status(),
+        404
+    );
+    let preflight = |path: &str| {
+        let answer = api.send(
+            "OPTIONS",
+            path,
+            &[ORIGIN, ("access-control-request-method", "PUT")],
+            "",
+        );
+        (
+            answer.status(),
+            answer.headers().clone(),
+            answer.into_body(),
+        )
+    };
+    assert_eq!(preflight("/todos/1").0, 204);
+    assert_eq!(preflight("/todos/1"), preflight("/todos/999999"));
+}
+
 #[test]
 fn a_401_to_an_allowed_origin_is_readable_by_the_browser() {
     let api = api(&[

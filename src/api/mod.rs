@@ -150,7 +150,7 @@ fn without_content(response: &mut Response<Vec<u8>>) {
 }
 
 /// Checks the bearer token where the policy asks for one: on every write, and on reads
-/// of todos when `protect_reads` is set. Probes, `OPTIONS` and the OpenAPI document stay
+/// of todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set. Probes, `OPTIONS` and the OpenAPI document stay
 /// open.
 fn authorize(
     settings: &impl Settings,
@@ -164,7 +164,15 @@ fn authorize(
             | Operation::PatchTodo(_)
             | Operation::DeleteTodo(_)
     );
-    let reads_todos = matches!(operation, Operation::ListTodos | Operation::GetTodo(_));
+    // OPTIONS on a todo says whether it exists and, with preconditions, how often it was
+    // written: a read like GET. (CORS preflights are answered before this, the same for
+    // every id, as browsers send them without credentials.)
+    let reads_todos = matches!(
+        operation,
+        Operation::ListTodos
+            | Operation::GetTodo(_)
+            | Operation::Describe(Route::Todos | Route::Todo(_))
+    );
     // A read asks only whether reads are protected; the token rules are read when a
     // token must be checked.
     let checked =
