@@ -41,11 +41,30 @@ fn the_readme_documents_every_setting_under_both_names() {
     }
 }
 
-#[test]
-fn every_file_the_readme_links_exists() {
-    let readme = project_file("README.md");
+/// The README and every page of docs/: their Markdown files' names, from the repository.
+fn documents() -> Vec<String> {
+    let mut names = vec!["README.md".to_owned()];
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for entry in std::fs::read_dir(docs).expect("docs/") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") {
+            names.push(format!("docs/{name}"));
+        }
+    }
+    names
+}
+
+/// How many files `document` links (relative links only), failing on one that does not
+/// exist.
+fn assert_links_exist(document: &str) -> usize {
+    let text = project_file(document);
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(document)
+        .parent()
+        .unwrap()
+        .to_owned();
     let mut linked = 0;
-    for target in readme
+    for target in text
         .split("](")
         .skip(1)
         .filter_map(|rest| rest.split(')').next())
@@ -55,11 +74,39 @@ fn every_file_the_readme_links_exists() {
         }
         let path = target.split('#').next().unwrap();
         assert!(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(path).exists(),
-            "the README links {target}, which does not exist"
+            base.join(path).exists(),
+            "{document} links {target}, which does not exist"
         );
         linked += 1;
     }
+    linked
+}
+
+#[test]
+fn every_document_closes_its_code_fences_and_links_only_what_exists() {
+    for document in documents() {
+        let text = project_file(&document);
+        let mut open: Option<usize> = None;
+        for (number, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                open = match open {
+                    Some(_) => None,
+                    None => Some(number + 1),
+                };
+            }
+        }
+        assert_eq!(
+            open, None,
+            "{document}: the code fence of line {open:?} is never closed"
+        );
+        assert_links_exist(&document);
+    }
+}
+
+#[test]
+fn every_file_the_readme_links_exists() {
+    let readme = project_file("README.md");
+    let linked = assert_links_exist("README.md");
     // The manifests are linked, not copied: a copy would drift from them.
     for manifest in ["spin.toml", "spin-postgres.toml"] {
         assert!(readme.contains(&format!("]({manifest})")), "{manifest}");
