@@ -525,6 +525,15 @@ mod tests {
         assert!(Title::parse("abc".into(), 2).is_err());
     }
 
+    /// .NET counts UTF-16 units (an emoji is 2); here code points (1): every title the
+    /// seed's rule accepts passes, and some it refuses (docs/http.md).
+    #[test]
+    fn a_title_is_measured_in_code_points_not_utf16_units() {
+        let emoji = "\u{1F600}".repeat(DEFAULT_MAX_TITLE_CHARS);
+        assert_eq!(emoji.encode_utf16().count(), 2 * DEFAULT_MAX_TITLE_CHARS);
+        assert!(Title::parse(emoji, DEFAULT_MAX_TITLE_CHARS).is_ok());
+    }
+
     #[test]
     fn due_dates_must_be_real_calendar_days() {
         for good in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {

@@ -737,6 +737,21 @@ fn query_parameters_are_given_once<S: Store>(api: Api<S>) {
     assert_eq!(api.get("/todos?other=1&other=2").status(), 200);
 }
 
+/// ASP.NET Core binds query names ignoring case, so the seed's clients may send `?Page=2`;
+/// a name given twice in two cases is given twice.
+fn query_names_bind_ignoring_case<S: Store>(api: Api<S>) {
+    for title in ["a", "b", "c"] {
+        assert_eq!(api.post(json!({"title": title})).status(), 201);
+    }
+    let canonical = api.get("/todos?page=2&pageSize=1&sort=-id&isComplete=false");
+    let cased = api.get("/todos?PAGE=2&pagesize=1&Sort=-id&ISCOMPLETE=false");
+    assert_eq!(titles(&cased), ["b"]);
+    assert_eq!(titles(&cased), titles(&canonical));
+    assert_eq!(cased.headers().get("link"), canonical.headers().get("link"));
+    let twice = api.get("/todos?page=1&Page=2");
+    assert!(problem(&twice, 400)["errors"]["page"].is_array());
+}
+
 fn titles(response: &Response<Vec<u8>>) -> Vec<String> {
     body(response)
         .as_array()
@@ -876,6 +891,7 @@ on_every_store!(
     a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing,
     json_bodies_follow_one_stated_rule,
     query_parameters_are_given_once,
+    query_names_bind_ignoring_case,
     search_matches_titles_ignoring_case_and_sorts_by_every_key,
 );
 

@@ -49,9 +49,10 @@ impl ListParams {
         };
         let mut seen: Vec<&str> = Vec::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            // Names bind ignoring ASCII case, as ASP.NET Core binds a query (`?Page=2`).
             let Some(name) = ["isComplete", "title", "sort", "page", "pageSize"]
                 .into_iter()
-                .find(|name| *name == key)
+                .find(|name| name.eq_ignore_ascii_case(&key))
             else {
                 continue;
             };
