@@ -72,10 +72,18 @@ impl DirReader for WasiReader {
         };
         let entries = directory.read_directory().map_err(io_error)?;
         let mut names = Vec::new();
-        while let Some(entry) = entries.read_directory_entry().map_err(io_error)? {
-            names.push(entry.name);
+        loop {
+            match entries.read_directory_entry() {
+                Ok(Some(entry)) => names.push(entry.name),
+                Ok(None) => return Ok(Some(names)),
+                // The host lists the names, then looks at each: one gone in between (a
+                // writer's staging file renamed to `current`, or swept after a crash) is
+                // no name a reader needs, as `StdReader` skips it. The host gives the
+                // error for that entry alone and goes on with the next.
+                Err(ErrorCode::NoEntry) => continue,
+                Err(code) => return Err(io_error(code)),
+            }
         }
-        Ok(Some(names))
     }
 
     fn read(&self, file: &str) -> io::Result<Vec<u8>> {
