@@ -150,8 +150,8 @@ fn without_content(response: &mut Response<Vec<u8>>) {
 }
 
 /// Checks the bearer token where the policy asks for one: on every write, and on reads
-/// of todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set. Probes, `OPTIONS` and the OpenAPI document stay
-/// open.
+/// of todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set. Probes, CORS
+/// preflights and the OpenAPI document stay open.
 fn authorize(
     settings: &impl Settings,
     operation: Operation,

@@ -507,23 +507,16 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             ),
             None => ("", vec![]),
         };
-        // The totals' row, then the page joined to it: one row even past the last page,
-        // and the total and the page from one snapshot. PostgreSQL sums BIGINTs as
-        // NUMERIC: the cast keeps it an integer.
-        let mut params = filter_params.clone();
-        params.extend(filter_params);
-        params.extend(window(query));
-        let rows = self.query(
+        // PostgreSQL sums BIGINTs as NUMERIC: the cast keeps it an integer.
+        self.counted_page(
             &format!(
-                "SELECT {JOINED_COLUMNS}, counted.total FROM \
-                 (SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total \
-                  FROM todo_totals {filter}) AS counted \
-                 LEFT JOIN (SELECT {COLUMNS} FROM todos {filter} ORDER BY id LIMIT ? OFFSET ?) \
-                 AS page ON 1 = 1 ORDER BY page.id"
+                "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total FROM todo_totals {filter}"
             ),
-            &params,
-        )?;
-        page_from_rows(&rows)
+            &format!("SELECT {COLUMNS} FROM todos {filter}"),
+            "id",
+            filter_params,
+            query,
+        )
     }
 
     fn update(
@@ -595,12 +588,10 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
 }
 
 impl<E: SqlExecutor> SqlStore<E> {
-    /// A list searched by title or in another order than by id: the count of matches,
-    /// then the page joined to it, in one statement (one snapshot, one row even past the
-    /// last page). The count is computed once, not per row, and not as `COUNT(*) OVER ()`,
-    /// which makes SQLite sort every match before it takes a page: 100 ms instead of 1 at
-    /// 100,000 todos. Each order has an index to walk; the page is ordered again outside,
-    /// as a join need not keep its order.
+    /// A list searched by title or in another order than by id, counted as it is paged
+    /// ([`SqlStore::counted_page`]). The count is computed once, not per row, and not as
+    /// `COUNT(*) OVER ()`, which makes SQLite sort every match before it takes a page:
+    /// 100 ms instead of 1 at 100,000 todos. Each order has an index to walk.
     fn search(&self, query: &ListQuery) -> StoreResult<ListPage> {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
@@ -625,18 +616,39 @@ impl<E: SqlExecutor> SqlStore<E> {
             Sort::Title => "title_folded, id",
             Sort::TitleDescending => "title_folded DESC, id DESC",
         };
+        self.counted_page(
+            &format!("SELECT COUNT(*) AS total FROM todos {filter}"),
+            &format!("SELECT {COLUMNS}, title_folded FROM todos {filter}"),
+            order,
+            params,
+            query,
+        )
+    }
+
+    /// One page of `page` (todos' [`COLUMNS`] and whatever `order` names) in `order`, with
+    /// the `total` that `count` gives, both filtered by the same `filter_params`: the count's
+    /// row, then the page joined to it, in one statement (one snapshot, and one row even
+    /// past the last page). The page is ordered again outside, as a join need not keep
+    /// its order.
+    fn counted_page(
+        &self,
+        count: &str,
+        page: &str,
+        order: &str,
+        filter_params: Vec<SqlValue>,
+        query: &ListQuery,
+    ) -> StoreResult<ListPage> {
         // The count's parameters, then the page's, then its window.
-        let mut page_params = params.clone();
-        page_params.extend(params);
-        page_params.extend(window(query));
+        let mut params = filter_params.clone();
+        params.extend(filter_params);
+        params.extend(window(query));
         let rows = self.query(
             &format!(
-                "SELECT {JOINED_COLUMNS}, counted.total FROM \
-                 (SELECT COUNT(*) AS total FROM todos {filter}) AS counted \
-                 LEFT JOIN (SELECT {COLUMNS}, title_folded FROM todos {filter} \
-                 ORDER BY {order} LIMIT ? OFFSET ?) AS page ON 1 = 1 ORDER BY {order}"
+                "SELECT {JOINED_COLUMNS}, counted.total FROM ({count}) AS counted \
+                 LEFT JOIN ({page} ORDER BY {order} LIMIT ? OFFSET ?) AS page ON 1 = 1 \
+                 ORDER BY {order}"
             ),
-            &page_params,
+            &params,
         )?;
         page_from_rows(&rows)
     }

@@ -253,18 +253,8 @@ impl Server {
     }
 
     fn wait_until_serving(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wasmtime serve exited with {status}:\n{}", self.output());
-            }
-            // Any answer means it serves (a misconfigured component answers 500).
-            if agent().get(format!("{}/healthz", self.base)).call().is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("wasmtime serve did not start in time:\n{}", self.output());
+        // Any answer means it serves (a misconfigured component answers 500).
+        wait_until_serving("wasmtime serve", &mut self.child, &self.base, &self.log, 60);
     }
 
     /// What the host printed so far: its own messages and the component's log lines.
@@ -386,22 +376,7 @@ impl SpinHostProcess {
             log,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while agent()
-            .get(format!("{}/healthz", host.base))
-            .call()
-            .is_err()
-        {
-            if let Ok(Some(status)) = host.child.try_wait() {
-                panic!("spin-host exited with {status}:\n{}", host.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "spin-host did not start in time:\n{}",
-                host.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_serving("spin-host", &mut host.child, &host.base, &host.log, 60);
         host
     }
 
@@ -428,6 +403,28 @@ impl Drop for SpinHostProcess {
                 "on Spin 4.0.2 a query would have hung (spin#3671):\n{output}"
             );
         }
+    }
+}
+
+/// Waits until the host `child`, started as `what`, answers `/healthz` at `base` (with any
+/// status), for at most `seconds`; fails with the host's output (the file `log`) if it
+/// exits or does not answer in time.
+pub fn wait_until_serving(what: &str, child: &mut Child, base: &str, log: &Path, seconds: u64) {
+    let output = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited with {status}:\n{}", output());
+        }
+        if request_to(base, "GET", "/healthz", &[], b"").is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start in time:\n{}",
+            output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

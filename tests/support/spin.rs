@@ -9,7 +9,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use super::Reply;
 
@@ -169,18 +168,7 @@ impl SpinUp {
             state_dir: state_dir.to_owned(),
             base: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while super::request_to(&spin.base, "GET", "/healthz", &[], b"").is_err() {
-            if let Ok(Some(status)) = spin.child.try_wait() {
-                panic!("spin up exited with {status}:\n{}", spin.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "spin up did not answer in time:\n{}",
-                spin.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_until_serving("spin up", &mut spin.child, &spin.base, &spin.output, 120);
         spin
     }
 

@@ -276,7 +276,7 @@ impl WasiHttpView for InstanceState {
 
 impl variables::Host for InstanceState {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
-        match self.variables.resolve(&name) {
+        match self.variables.get(&name) {
             Ok(Some(value)) => Ok(value),
             Ok(None) => Err(variables::Error::Undefined(name)),
             Err(message) => Err(variables::Error::Provider(message)),
@@ -286,11 +286,11 @@ impl variables::Host for InstanceState {
 
 impl store::Host for InstanceState {
     async fn get(&mut self, key: String) -> Result<Option<String>, store::Error> {
-        self.variables.resolve(&key).map_err(store::Error::Upstream)
+        self.variables.get(&key).map_err(store::Error::Upstream)
     }
 
     async fn get_all(&mut self) -> Result<Vec<(String, String)>, store::Error> {
-        self.variables.resolve_all().map_err(store::Error::Upstream)
+        self.variables.get_all().map_err(store::Error::Upstream)
     }
 }
 

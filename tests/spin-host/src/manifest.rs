@@ -268,23 +268,7 @@ impl Variables {
             .transpose()
     }
 
-    /// [`Variables::get`] as Spin's host call resolves it: each application variable a
-    /// template names goes through the provider chain, the environment provider reading
-    /// inside `tokio::task::block_in_place` (Spin 3.6.3 and 4.0.2,
-    /// `crates/variables-env`), on every call.
-    pub fn resolve(&self, name: &str) -> Result<Option<String>, String> {
-        let _in_place = InPlace::enter();
-        self.get(name)
-    }
-
-    /// `wasi:config/store.get-all` as Spin resolves it: every component variable, each as
-    /// [`Variables::resolve`] does.
-    pub fn resolve_all(&self) -> Result<Vec<(String, String)>, String> {
-        let _in_place = InPlace::enter();
-        self.get_all()
-    }
-
-    /// Every component variable, resolved.
+    /// `wasi:config/store.get-all`: every component variable, resolved.
     pub fn get_all(&self) -> Result<Vec<(String, String)>, String> {
         self.templates
             .iter()
@@ -307,15 +291,13 @@ impl Variables {
         if let Some(value) = self.overrides.get(name) {
             return Ok(value.clone());
         }
-        // Spin asks its environment provider first, in place, whether or not the value
-        // is there; a host that does not read its environment (the in-process tests) pays
-        // the same call and ignores the answer.
+        // Spin asks its environment provider first, inside `tokio::task::block_in_place`
+        // (Spin 3.6.3 and 4.0.2, `crates/variables-env`), whether or not the value is
+        // there; a host that does not read its environment (the in-process tests) pays the
+        // same call and ignores the answer. Outside a runtime (loading the manifest)
+        // `block_in_place` just runs the lookup.
         let variable = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-        let found = if IN_PLACE.get() {
-            tokio::task::block_in_place(|| std::env::var(&variable))
-        } else {
-            std::env::var(&variable)
-        };
+        let found = tokio::task::block_in_place(|| std::env::var(&variable));
         if self.read_environment
             && let Ok(value) = found
         {
@@ -325,29 +307,6 @@ impl Variables {
             Some(Some(default)) => Ok(default.clone()),
             _ => Err(format!("no value for required variable {name}")),
         }
-    }
-}
-
-thread_local! {
-    /// Whether environment lookups on this thread are a host call's, to be made as Spin
-    /// makes them (in `block_in_place`, which needs a multi-threaded runtime); loading the
-    /// manifest reads them plainly.
-    static IN_PLACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks this thread's environment lookups as a host call's until dropped.
-struct InPlace;
-
-impl InPlace {
-    fn enter() -> Self {
-        IN_PLACE.set(true);
-        Self
-    }
-}
-
-impl Drop for InPlace {
-    fn drop(&mut self) {
-        IN_PLACE.set(false);
     }
 }
 
