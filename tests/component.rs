@@ -485,6 +485,29 @@ fn without_its_data_directory_it_is_live_but_not_ready() {
     assert!(!String::from_utf8_lossy(&refused.body).contains("/data"));
 }
 
+/// The other way to be without data: `--dir` names a directory that is gone. wasmtime
+/// opens it for every instance, so it cannot start the component at all: every request,
+/// `/healthz` too, gets the host's own HTML 500 (docs/reliability.md, "In front of the
+/// host"), until the directory is back.
+#[test]
+fn with_its_data_directory_removed_the_host_cannot_start_it_until_it_is_back() {
+    let (_temp, data) = data_dir();
+    let server = Server::start(&data);
+    assert_eq!(server.call("GET", "/healthz", &[], b"").status, 200);
+    std::fs::remove_dir(&data).unwrap();
+    let reply = server.call("GET", "/healthz", &[], b"");
+    assert_eq!(reply.status, 500);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    std::fs::create_dir(&data).unwrap();
+    assert_eq!(server.call("GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(server.call("GET", "/readyz", &[], b"").status, 200);
+}
+
 #[test]
 fn racing_conditional_writes_let_exactly_one_win_and_unconditional_ones_all_land() {
     let (_temp, data) = data_dir();
@@ -757,4 +780,163 @@ fn the_data_directory_setting_is_resolved_inside_the_preopened_directory() {
     assert!(outside.call("GET", "/todos/1", &[], b"").is_problem(503));
     assert!(outside.call("GET", "/todos", &[], b"").is_problem(503));
     assert!(post(&outside, json!({"title": "lost"})).is_problem(503));
+}
+
+#[test]
+fn unfinished_bodies_leave_make_serve_serving_others_and_get_408() {
+    // 400 clients that never finish their bodies, under make serve's own host options and
+    // its default body_timeout_ms: everyone else is still served, and each of them gets
+    // 408 once the deadline passes (no timing is asserted: only what came first).
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, &[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    support::black_box::unfinished_bodies_hold_nothing(&address, 400, |m, p, h, b| {
+        server.call(m, p, h, b)
+    });
+}
+
+/// What the host writes itself, before the component runs, under `make serve` alone and
+/// with `deploy/nginx/todo-api.conf` in front (docs/reliability.md, "In front of the
+/// host"): nginx answers each with problem details and never passes it on.
+#[test]
+fn nginx_in_front_of_make_serve_answers_what_the_host_would_not() {
+    use support::nginx::Nginx;
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, &[]);
+    let upstream = server.base.trim_start_matches("http://").to_owned();
+    let nginx = Nginx::start(&upstream);
+    let direct = |bytes: &[u8]| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&upstream).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(bytes).unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    let problem = |reply: &str, status: &str| {
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+        assert!(
+            reply.contains("Content-Type: application/problem+json"),
+            "{reply}"
+        );
+        assert!(reply.contains(&format!("\"status\":{status}")), "{reply}");
+    };
+
+    // No Host: the host alone answers its own HTML 500; nginx answers 400 to HTTP/1.1 and
+    // passes HTTP/1.0 on with its server name as the Host.
+    let no_host = b"GET /healthz HTTP/1.1\r\n\r\n";
+    let reply = direct(no_host);
+    assert!(
+        reply.starts_with("HTTP/1.1 500 ") && reply.contains("text/html"),
+        "{reply}"
+    );
+    problem(&nginx.raw(no_host), "400");
+    let reply = nginx.raw(b"GET /healthz HTTP/1.0\r\n\r\n");
+    assert!(
+        reply.starts_with("HTTP/1.1 200 ") && reply.ends_with("Healthy"),
+        "{reply}"
+    );
+
+    // Heads past 8 KiB: a request line is 414, a header 400.
+    let long_target = format!(
+        "GET /todos?title={} HTTP/1.1\r\nHost: a\r\n\r\n",
+        "a".repeat(9000)
+    );
+    problem(&nginx.raw(long_target.as_bytes()), "414");
+    let long_header = format!(
+        "GET /todos HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    problem(&nginx.raw(long_header.as_bytes()), "400");
+
+    // Both framing headers: the host alone reads the body as chunked and keeps the
+    // connection; nginx refuses the request and closes it.
+    let both = b"POST /todos HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n\
+                 content-length: 30\r\ntransfer-encoding: chunked\r\n\r\n\
+                 d\r\n{\"title\":\"x\"}\r\n0\r\n\r\n";
+    let reply = direct(both);
+    assert!(reply.starts_with("HTTP/1.1 201 "), "{reply}");
+    let reply = nginx.raw(both);
+    problem(&reply, "400");
+    assert!(reply.contains("Connection: close"), "{reply}");
+
+    use std::io::Write;
+    // A body past max_body_bytes is refused by nginx, unread.
+    let large = format!(
+        "POST /todos HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n\
+         content-length: 70000\r\n\r\n{{\"title\":\"{}\"}}",
+        "a".repeat(69986)
+    );
+    problem(&nginx.raw(large.as_bytes()), "413");
+
+    // 400 unfinished bodies from one address (127.0.0.2): nginx holds at most 64 of them
+    // (limit_conn), never the component, answers the rest 429 at once, serves everyone
+    // else, and closes each one it held after client_body_timeout, passing none on.
+    let mut waiting: Vec<std::net::TcpStream> = (0..400)
+        .map(|_| {
+            use socket2::{Domain, SockAddr, Socket, Type};
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            socket
+                .bind(&SockAddr::from(std::net::SocketAddr::from((
+                    [127, 0, 0, 2],
+                    0,
+                ))))
+                .unwrap();
+            socket
+                .connect(&SockAddr::from(std::net::SocketAddr::from((
+                    [127, 0, 0, 1],
+                    nginx.port,
+                ))))
+                .unwrap();
+            let mut stream: std::net::TcpStream = socket.into();
+            stream
+                .write_all(
+                    b"POST /todos HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n\
+                      content-length: 100\r\n\r\n{\"title\":",
+                )
+                .unwrap();
+            stream
+        })
+        .collect();
+    assert_eq!(nginx.call("GET", "/healthz", &[], b"").status, 200);
+    let created = nginx.call(
+        "POST",
+        "/todos",
+        &[("content-type", "application/json")],
+        br#"{"title":"b"}"#,
+    );
+    assert_eq!(created.status, 201);
+    let mut held = 0;
+    for stream in &mut waiting {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        if reply.is_empty() {
+            held += 1;
+        } else {
+            problem(&reply, "429");
+        }
+    }
+    assert_eq!(held, 64, "nginx holds 64 requests at once per address");
+    let listed = nginx.call("GET", "/todos", &[], b"");
+    assert_eq!(listed.header("x-total-count"), Some("2"));
+    assert!(
+        !server.output().contains(" 408 "),
+        "an unfinished body reached the component"
+    );
+
+    // The host gone: 503 problem details, not nginx's HTML 502.
+    drop(server);
+    let reply = nginx.call("GET", "/todos", &[], b"");
+    assert!(
+        reply.is_problem(503),
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
 }

@@ -165,7 +165,8 @@ fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
             "jwt_write_scope",
             "jwt_protect_reads",
             "max_body_bytes",
-            "max_title_length"
+            "max_title_length",
+            "body_timeout_ms"
         ]
     );
     assert_eq!(

@@ -162,3 +162,40 @@ fn spin_variables_configure_the_spin_build_under_spin_up() {
     }
     assert_eq!(spin.call("GET", "/healthz", &[], b"").status, 200);
 }
+
+/// 400 clients that never finish their bodies under `spin up` (Spin's own pool: 1,000
+/// instances by default), `body_timeout_ms` set as a Spin variable: everyone else is
+/// still served, and each unfinished write gets `408` once its deadline passes.
+#[test]
+fn unfinished_bodies_leave_spin_up_serving_others_and_get_408() {
+    let _machine = support::spin::one_at_a_time();
+    let state = TempDir::new().unwrap();
+    let config = SpinUpConfig::new("spin.toml", &[("body_timeout_ms", "3000")]);
+    let spin = SpinUp::start(&config, support::free_port(), state.path());
+    let address = spin.base.trim_start_matches("http://").to_owned();
+    support::black_box::unfinished_bodies_hold_nothing(&address, 400, |m, p, h, b| {
+        spin.call(m, p, h, b)
+    });
+
+    // What Spin itself answers before the component runs (docs/reliability.md, "In front
+    // of the host"): no Host, the connection closed unanswered; both framing headers, the
+    // body read as chunked and the connection kept open.
+    let raw = |bytes: &[u8]| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(bytes).unwrap();
+        let mut reply = Vec::new();
+        let closed = stream.read_to_end(&mut reply).is_ok();
+        (String::from_utf8_lossy(&reply).into_owned(), closed)
+    };
+    assert_eq!(raw(b"GET /healthz HTTP/1.1\r\n\r\n"), (String::new(), true));
+    let (reply, closed) = raw(
+        b"POST /todos HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n\
+          content-length: 30\r\ntransfer-encoding: chunked\r\n\r\n\
+          d\r\n{\"title\":\"x\"}\r\n0\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 201 ") && !closed, "{reply}");
+}

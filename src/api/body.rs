@@ -11,7 +11,7 @@
 //!   their value: a number no parser could hold is as ignored as any other.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
 
 use http::{HeaderMap, header};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -73,7 +73,9 @@ fn is_json(essence: &str) -> bool {
 }
 
 /// Reads the body, at most `limit` bytes (a body past it is `413`, unread beyond that), and
-/// parses it as one JSON object, keeping only `members` (by their canonical names).
+/// parses it as one JSON object, keeping only `members` (by their canonical names). A
+/// reader that fails with [`io::ErrorKind::TimedOut`] (the host adapter's deadline for the
+/// whole body, `body_timeout_ms`) is `408`.
 pub fn read_object<B: Read>(
     body: B,
     limit: usize,
@@ -82,7 +84,10 @@ pub fn read_object<B: Read>(
     let mut bytes = Vec::new();
     body.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|error| Failure::Body(BodyError::Unreadable(error.to_string())))?;
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::TimedOut => Failure::Body(BodyError::TooSlow),
+            _ => Failure::Body(BodyError::Unreadable(error.to_string())),
+        })?;
     if bytes.len() > limit {
         return Err(Failure::Body(BodyError::TooLarge(limit)));
     }
@@ -264,5 +269,33 @@ mod tests {
         );
         assert!(read(b"{} {}").unwrap_err().contains("not valid JSON"));
         assert!(read(b"[1,").unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_body_past_its_deadline_is_408_and_a_failing_one_400() {
+        // What the component's reader does once `body_timeout_ms` has passed: part of the
+        // body came, then the deadline did.
+        struct Stalled(&'static [u8], io::ErrorKind);
+        impl Read for Stalled {
+            fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(self.1, "stalled"));
+                }
+                let n = self.0.len().min(buffer.len());
+                buffer[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let answer = |kind| read_object(Stalled(b"{\"title\":", kind), 1000, MEMBERS).unwrap_err();
+        let late = answer(io::ErrorKind::TimedOut).into_problem();
+        assert_eq!(late.status, 408);
+        assert!(
+            late.detail
+                .contains("did not arrive within the time allowed")
+        );
+        let broken = answer(io::ErrorKind::ConnectionReset).into_problem();
+        assert_eq!(broken.status, 400);
+        assert!(!broken.detail.contains("stalled"), "{}", broken.detail);
     }
 }

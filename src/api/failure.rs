@@ -71,6 +71,8 @@ pub enum BodyError {
     /// The host failed to deliver the body (the client went away, say); the cause is
     /// for the log.
     Unreadable(String),
+    /// The body did not arrive within the time allowed (`body_timeout_ms`).
+    TooSlow,
     Empty,
     NotAnObject,
     NotJsonSyntax {
@@ -149,6 +151,8 @@ answers! {
         format!("JSON must be sent as UTF-8, not as charset {charset}.");
     Failure::Body(BodyError::Unreadable(cause)) => BAD_REQUEST,
         logged(format_args!("request body unreadable: {cause}"), "The request body could not be read to its end.");
+    Failure::Body(BodyError::TooSlow) => REQUEST_TIMEOUT,
+        "The request body did not arrive within the time allowed; nothing changed. Send it again.";
     Failure::Body(BodyError::Empty) => BAD_REQUEST,
         "The request body is empty; send a JSON object.";
     Failure::Body(BodyError::NotAnObject) => BAD_REQUEST,

@@ -25,15 +25,17 @@ mod wasi_reader;
 use std::io::{self, Read};
 use std::time::Instant;
 
+use wasi::clocks::monotonic_clock;
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, InputStream, Method as WasiMethod, OutgoingBody,
     OutgoingResponse, ResponseOutparam,
 };
+use wasi::io::poll::{self, Pollable};
 use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::api;
-use crate::config::HostSettings;
+use crate::config::{DEFAULT_BODY_TIMEOUT_MS, HostSettings, Settings};
 use crate::log;
 
 struct TodoComponent;
@@ -43,14 +45,15 @@ wasi::http::proxy::export!(TodoComponent);
 impl Guest for TodoComponent {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let started = Instant::now();
-        let request = match into_http_request(request) {
+        let arrived = monotonic_clock::now();
+        let settings = HostSettings::new(host_setting);
+        let request = match into_http_request(request, &settings, arrived) {
             Ok(request) => request,
             // The host handed us something http cannot represent (a bad method or URI).
             Err(cause) => return send(api::unreadable_request(cause), false, response_out),
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let settings = HostSettings::new(host_setting);
         let store = host_store();
         let response = api::handle(&store, &settings, request);
         let status = response.status().as_u16();
@@ -132,7 +135,11 @@ fn host_store() -> crate::store::dir::DirStore<wasi_reader::WasiReader> {
     crate::store::dir::DirStore::with_reader(root, reader)
 }
 
-fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReader>, String> {
+fn into_http_request<'a>(
+    request: IncomingRequest,
+    settings: &'a dyn Settings,
+    arrived: u64,
+) -> Result<http::Request<BodyReader<'a>>, String> {
     let method = match request.method() {
         WasiMethod::Get => http::Method::GET,
         WasiMethod::Head => http::Method::HEAD,
@@ -151,7 +158,7 @@ fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReade
     for (name, value) in request.headers().entries() {
         builder = builder.header(name, value);
     }
-    let body = BodyReader::new(request);
+    let body = BodyReader::new(request, settings, arrived);
     builder
         .body(body)
         .map_err(|error| format!("{error} (URI {uri:?})"))
@@ -159,44 +166,92 @@ fn into_http_request(request: IncomingRequest) -> Result<http::Request<BodyReade
 
 /// The request body as `std::io::Read`, pulled from the host only as far as it is read,
 /// and only opened on the first read: most requests (every GET) have none to read.
-struct BodyReader {
-    // Field order matters: the stream must be dropped before the body it belongs to,
-    // and the body before the request.
+///
+/// The whole body must arrive within `body_timeout_ms` of the request (read from
+/// `settings` when the body is opened): each read waits on the stream and on a timer
+/// for that instant together, and once it has passed a read fails with `TimedOut` (the
+/// API's `408`), however recently the last bytes came. An unfinished body would
+/// otherwise hold this instance, and one of the host's pooled slots, for as long as the
+/// client likes.
+struct BodyReader<'a> {
+    // Field order matters: pollables go before the stream they watch, the stream before
+    // the body it belongs to, and the body before the request.
+    waits: Option<BodyWaits>,
     stream: Option<InputStream>,
     body: Option<IncomingBody>,
     request: IncomingRequest,
     opened: bool,
+    settings: &'a dyn Settings,
+    /// When the request arrived, on the host's monotonic clock (nanoseconds).
+    arrived: u64,
 }
 
-impl BodyReader {
-    fn new(request: IncomingRequest) -> Self {
+/// What a body read waits for: more of the body, or its deadline.
+struct BodyWaits {
+    readable: Pollable,
+    deadline: Pollable,
+}
+
+impl<'a> BodyReader<'a> {
+    fn new(request: IncomingRequest, settings: &'a dyn Settings, arrived: u64) -> Self {
         Self {
+            waits: None,
             stream: None,
             body: None,
             request,
             opened: false,
+            settings,
+            arrived,
         }
+    }
+
+    fn open(&mut self) {
+        self.opened = true;
+        self.body = self.request.consume().ok();
+        self.stream = self.body.as_ref().and_then(|body| body.stream().ok());
+        // The API reads the limits before any body (an invalid value is answered `500`
+        // first), so the default here only stands in for a value never used.
+        let budget = self
+            .settings
+            .limits()
+            .map_or(DEFAULT_BODY_TIMEOUT_MS, |limits| limits.body_timeout_ms);
+        self.waits = self.stream.as_ref().map(|stream| BodyWaits {
+            readable: stream.subscribe(),
+            deadline: monotonic_clock::subscribe_instant(
+                self.arrived + u64::from(budget) * 1_000_000,
+            ),
+        });
     }
 }
 
-impl Read for BodyReader {
+impl Read for BodyReader<'_> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         if !self.opened {
-            self.opened = true;
-            self.body = self.request.consume().ok();
-            self.stream = self.body.as_ref().and_then(|body| body.stream().ok());
+            self.open();
         }
-        let Some(stream) = &self.stream else {
+        let (Some(stream), Some(waits)) = (&self.stream, &self.waits) else {
             return Ok(0);
         };
-        match stream.blocking_read(buffer.len() as u64) {
-            Ok(chunk) => {
-                buffer[..chunk.len()].copy_from_slice(&chunk);
-                Ok(chunk.len())
+        loop {
+            // Checked before every read, so a body trickling in does not extend it.
+            if waits.deadline.ready() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the request body did not arrive in time",
+                ));
             }
-            Err(StreamError::Closed) => Ok(0),
-            Err(StreamError::LastOperationFailed(error)) => {
-                Err(io::Error::other(error.to_debug_string()))
+            match stream.read(buffer.len() as u64) {
+                Ok(chunk) if chunk.is_empty() => {
+                    poll::poll(&[&waits.readable, &waits.deadline]);
+                }
+                Ok(chunk) => {
+                    buffer[..chunk.len()].copy_from_slice(&chunk);
+                    return Ok(chunk.len());
+                }
+                Err(StreamError::Closed) => return Ok(0),
+                Err(StreamError::LastOperationFailed(error)) => {
+                    return Err(io::Error::other(error.to_debug_string()));
+                }
             }
         }
     }

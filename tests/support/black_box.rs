@@ -186,3 +186,104 @@ pub fn api_table(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply) {
         "3.1.0"
     );
 }
+
+/// `clients` connections each send a write's head and part of its body, then wait; one more
+/// trickles its body a byte every 200 ms, as slowly as a client may without ever finishing.
+/// While they hold their requests open, other clients are served (`call`: a probe, a read,
+/// a write) and none of the unfinished ones has been answered yet. Then each unfinished
+/// write gets `408` (problem+json) once `body_timeout_ms` has passed since its request,
+/// the trickler too, the host closes each connection, and none of them wrote anything.
+/// `address` is the host's `127.0.0.1:PORT`; the store starts empty.
+pub fn unfinished_bodies_hold_nothing(
+    address: &str,
+    clients: usize,
+    call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply,
+) {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    const HEAD: &str = "POST /todos HTTP/1.1\r\nHost: todo\r\ncontent-type: application/json\r\n\
+                        content-length: 100\r\n\r\n";
+    let open = || {
+        let mut stream = TcpStream::connect(address).expect("connect");
+        stream.write_all(HEAD.as_bytes()).expect("send the head");
+        stream
+            .write_all(br#"{"title":"#)
+            .expect("send part of the body");
+        stream
+    };
+    let mut waiting: Vec<TcpStream> = (0..clients).map(|_| open()).collect();
+    let answer = |mut stream: TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut reply = Vec::new();
+        // To the end: the host closes the connection after the answer.
+        let _ = stream.read_to_end(&mut reply);
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    thread::scope(|scope| {
+        let trickler = scope.spawn(|| {
+            let mut stream = open();
+            // A byte every 200 ms, for at most a minute, until the answer comes: far
+            // fewer than the 100 bytes promised, however long it is given.
+            for byte in b"\"a title sent one byte at a time, far too slowly"
+                .iter()
+                .cycle()
+                .take(300)
+            {
+                stream.set_nonblocking(true).unwrap();
+                let answered = stream.peek(&mut [0u8; 1]).is_ok();
+                stream.set_nonblocking(false).unwrap();
+                if answered || stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+            answer(stream)
+        });
+
+        assert_eq!(call("GET", "/healthz", &[], b"").status, 200);
+        assert_eq!(call("GET", "/todos", &[], b"").status, 200);
+        let created = call("POST", "/todos", &[JSON], br#"{"title":"served"}"#);
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        for stream in &mut waiting {
+            stream.set_nonblocking(true).unwrap();
+            let mut byte = [0u8; 1];
+            assert!(
+                matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "an unfinished write was answered before other clients were served"
+            );
+            stream.set_nonblocking(false).unwrap();
+        }
+
+        for stream in waiting {
+            let reply = answer(stream);
+            assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+            assert!(
+                reply
+                    .to_ascii_lowercase()
+                    .contains("content-type: application/problem+json"),
+                "{reply}"
+            );
+            assert!(
+                reply.contains("did not arrive within the time allowed"),
+                "{reply}"
+            );
+        }
+        let reply = trickler.join().unwrap();
+        assert!(reply.starts_with("HTTP/1.1 408 "), "the trickler: {reply}");
+    });
+    let listed = call("GET", "/todos", &[], b"");
+    assert_eq!(
+        listed.header("x-total-count"),
+        Some("1"),
+        "only the served write landed"
+    );
+}

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod black_box;
 pub mod libsql;
+pub mod nginx;
 pub mod postgres;
 pub mod semantics;
 pub mod spin;
@@ -179,6 +180,20 @@ impl Server {
         Self::spawn_on(data, true, &[], false, &[], port)
     }
 
+    /// Serves as `make serve` does: with exactly its host options (`make serve-options`:
+    /// the pooling allocator, its capacity, the concurrency limit), `env` as settings.
+    pub fn start_as_make_serve(data: &Path, env: &[(&str, &str)]) -> Self {
+        let output = Command::new("make")
+            .args(["-s", "--no-print-directory", "serve-options"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run make serve-options");
+        assert!(output.status.success(), "make serve-options failed");
+        let options = String::from_utf8(output.stdout).expect("options are text");
+        let options: Vec<&str> = options.split_whitespace().collect();
+        Self::spawn_from(data, true, env, false, &[], free_port(), &options)
+    }
+
     fn spawn(data: &Path, mount: bool, env: &[(&str, &str)], own_mount: bool) -> Self {
         Self::spawn_with(data, mount, env, own_mount, &[])
     }
@@ -200,6 +215,18 @@ impl Server {
         own_mount: bool,
         host_env: &[(&str, &str)],
         port: u16,
+    ) -> Self {
+        Self::spawn_from(data, mount, env, own_mount, host_env, port, &["-S", "cli"])
+    }
+
+    fn spawn_from(
+        data: &Path,
+        mount: bool,
+        env: &[(&str, &str)],
+        own_mount: bool,
+        host_env: &[(&str, &str)],
+        port: u16,
+        host_options: &[&str],
     ) -> Self {
         let component = component(Build::Portable);
         let log = data
@@ -225,7 +252,9 @@ impl Server {
             Command::new(wasmtime())
         };
         command
-            .args(["serve", "-S", "cli", "--addr"])
+            .arg("serve")
+            .args(host_options)
+            .arg("--addr")
             .arg(format!("127.0.0.1:{port}"));
         if mount {
             command
