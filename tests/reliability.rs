@@ -888,3 +888,141 @@ fn three_wasmtime_serve_replicas_share_one_data_directory_through_a_kill() {
     report("wasmtime serve, three replicas, one directory", &run);
     eprintln!("{files} live revision files");
 }
+
+/// Two clients toggle one todo's `isComplete` (its completion mark is linked and unlinked
+/// in the todo's directory on the directory store) while ten read it and its list; every
+/// read and write must succeed. `meddle`, called in a loop meanwhile, may disturb the
+/// store in ways it must tolerate.
+fn reads_under_toggling_all_succeed(send: &Transport<'_>, meddle: &(dyn Fn() + Sync), what: &str) {
+    let created = send("POST", "/todos", &[JSON], br#"{"title":"toggled"}"#).unwrap();
+    assert_eq!(created.status, 201);
+    let stop = AtomicBool::new(false);
+    let reads = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let fail = |request: &str, reply: Result<Reply, String>| {
+        let what = match reply {
+            Ok(reply) => format!("{} {}", reply.status, String::from_utf8_lossy(&reply.body)),
+            Err(error) => error,
+        };
+        failures.lock().unwrap().push(format!("{request}: {what}"));
+    };
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            thread::sleep(Duration::from_secs(3));
+            stop.store(true, Ordering::Relaxed);
+        });
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                meddle();
+            }
+        });
+        for toggler in 0..2 {
+            let (stop, fail) = (&stop, &fail);
+            scope.spawn(move || {
+                let mut complete = toggler == 0;
+                while !stop.load(Ordering::Relaxed) {
+                    complete = !complete;
+                    let body = json!({ "isComplete": complete }).to_string();
+                    let reply = send("PATCH", "/todos/1", &[JSON], body.as_bytes());
+                    if !matches!(&reply, Ok(reply) if reply.status == 200) {
+                        fail("PATCH /todos/1", reply);
+                    }
+                }
+            });
+        }
+        for reader in 0..10 {
+            let (stop, fail, reads) = (&stop, &fail, &reads);
+            scope.spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let path = match (reader + n) % 5 {
+                        0 => "/todos?isComplete=true",
+                        1 => "/todos",
+                        _ => "/todos/1",
+                    };
+                    let reply = send("GET", path, &[], b"");
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    if !matches!(&reply, Ok(reply) if reply.status == 200) {
+                        fail(&format!("GET {path}"), reply);
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    let reads = reads.into_inner();
+    assert!(
+        failures.is_empty(),
+        "{what}: {} of {reads} reads and writes failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    eprintln!("{what}: {reads} reads under two togglers, all answered 200");
+}
+
+/// The directory store under `wasmtime serve`, with `current` (a shortcut readers check
+/// first) removed again and again, so that most reads list the todo's directory while its
+/// completion mark comes and goes: a listing must skip a name gone by the time the host
+/// looks at it (wasmtime lists the names, then stats each), not fail.
+#[test]
+fn reads_of_a_todo_being_toggled_all_succeed_on_the_component() {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let server = Server::start(&data);
+    let send = over_http(&server);
+    let current = data.join("todos/1/current");
+    reads_under_toggling_all_succeed(
+        &send,
+        &|| {
+            let _ = std::fs::remove_file(&current);
+            thread::sleep(Duration::from_micros(200));
+        },
+        "wasmtime serve",
+    );
+}
+
+#[test]
+fn reads_of_a_todo_being_toggled_all_succeed_on_sqlite_and_postgres() {
+    let config = Config::default();
+    let temp = TempDir::new().unwrap();
+    let database = temp.path().join("todos.db");
+    let sqlite = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let store = SqliteStore::new(todo_api::testing::RusqliteExecutor::open(&database));
+        let request = support::native::request(method, path, headers, body);
+        Ok(Reply::from(api::handle(&store, &config, request)))
+    };
+    reads_under_toggling_all_succeed(
+        &sqlite,
+        &|| thread::sleep(Duration::from_millis(10)),
+        "SQLite",
+    );
+    let postgres = support::postgres::Database::create();
+    let send = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let store = SqliteStore::new(support::postgres::PostgresExecutor::connect(&postgres.url));
+        let request = support::native::request(method, path, headers, body);
+        Ok(Reply::from(api::handle(&store, &config, request)))
+    };
+    reads_under_toggling_all_succeed(
+        &send,
+        &|| thread::sleep(Duration::from_millis(10)),
+        "PostgreSQL",
+    );
+}
+
+#[test]
+fn reads_of_a_todo_being_toggled_all_succeed_on_the_spin_build_under_spin_up() {
+    let _machine = support::spin::one_at_a_time();
+    let temp = TempDir::new().unwrap();
+    let config = support::spin::SpinUpConfig::new("spin.toml", &[]);
+    let spin = support::spin::SpinUp::start(&config, support::free_port(), temp.path());
+    let send = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        support::request_to(&spin.base, method, path, headers, body)
+    };
+    reads_under_toggling_all_succeed(
+        &send,
+        &|| thread::sleep(Duration::from_millis(10)),
+        "spin up",
+    );
+}

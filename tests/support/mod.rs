@@ -44,12 +44,15 @@ impl Build {
 }
 
 /// Builds `build` in release mode (once per test binary) and returns the component's path.
-/// `TODO_TEST_SPIN_POSTGRES_WASM` names another PostgreSQL Spin component instead (an
-/// earlier release's, to show what a test finds in it).
+/// `TODO_TEST_PORTABLE_WASM`, `TODO_TEST_SPIN_WASM` or `TODO_TEST_SPIN_POSTGRES_WASM` names another component of
+/// that build instead (an earlier release's, to show what a test finds in it).
 pub fn component(build: Build) -> PathBuf {
-    if build == Build::SpinPostgres
-        && let Some(path) = std::env::var_os("TODO_TEST_SPIN_POSTGRES_WASM")
-    {
+    let instead = match build {
+        Build::Portable => "TODO_TEST_PORTABLE_WASM",
+        Build::Spin => "TODO_TEST_SPIN_WASM",
+        Build::SpinPostgres => "TODO_TEST_SPIN_POSTGRES_WASM",
+    };
+    if let Some(path) = std::env::var_os(instead) {
         return PathBuf::from(path);
     }
     static PORTABLE: OnceLock<PathBuf> = OnceLock::new();
