@@ -10,7 +10,7 @@ use super::{
     create_layout_dir, io_error, random_u64, sync_dir,
 };
 use crate::store::{ListPage, ListQuery, StoreError, StoreResult, Versioned};
-use crate::todo::{Todo, TodoId};
+use crate::todo::{Todo, TodoId, fold_case};
 
 /// What a todo's marks say about it. Each mark is a hard link to its block's counter, so a
 /// counter's link count is 1 + the number of todos in the block with that mark.
@@ -228,12 +228,17 @@ impl<R: DirReader> DirStore<R> {
     /// Whether the marks can be trusted: they were all set under the current epoch, and
     /// the file saying so still has both its names.
     pub(super) fn counts_are_valid(&self) -> bool {
+        self.vouched_epoch().is_some()
+    }
+
+    /// The epoch, if the counts are vouched for under it.
+    pub(super) fn vouched_epoch(&self) -> Option<Vec<u8>> {
         let Ok(Some(2)) = self.reader.link_count(VALID) else {
-            return false;
+            return None;
         };
         match (self.reader.read(VALID), self.reader.read(EPOCH)) {
-            (Ok(valid), Ok(epoch)) => !epoch.is_empty() && valid == epoch,
-            _ => false,
+            (Ok(valid), Ok(epoch)) if !epoch.is_empty() && valid == epoch => Some(epoch),
+            _ => None,
         }
     }
 
@@ -368,24 +373,20 @@ impl<R: DirReader> DirStore<R> {
 }
 
 impl<R: DirReader> DirStore<R> {
-    /// A list searched by title or in another order than by id: every todo is read,
-    /// filtered, put in order and windowed (counts only know completion and id order).
+    /// A list searched by title or in another order than by id, when the summaries cannot
+    /// be trusted: every todo is read, filtered, and its page put in order.
     pub(super) fn list_searched(&self, query: &ListQuery) -> StoreResult<ListPage> {
         let mut matching = Vec::new();
         for id in self.all_ids()? {
-            if let Some((revision, Some(todo))) = self.current(id)?
-                && query.admits(&todo)
-            {
-                matching.push(Versioned { todo, revision });
+            if let Some((revision, Some(todo))) = self.current(id)? {
+                let folded = fold_case(todo.title.as_str());
+                if query.admits_folded(&todo, &folded) {
+                    matching.push((Versioned { todo, revision }, folded));
+                }
             }
         }
-        query.sort(&mut matching);
         let total = matching.len() as u64;
-        let items = matching
-            .into_iter()
-            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-            .collect();
+        let items = query.window(matching);
         Ok(ListPage { items, total })
     }
 }

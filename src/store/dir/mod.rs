@@ -89,6 +89,7 @@
 mod counting;
 mod reader;
 mod revisions;
+mod summaries;
 #[cfg(test)]
 mod tests;
 
@@ -213,7 +214,16 @@ impl<R: DirReader> Store for DirStore<R> {
             self.sweep_stale_staging_files();
         }
         if !query.is_by_id_and_completion() {
-            return self.list_searched(query);
+            if let Some(page) = self.list_summarized(query)? {
+                return Ok(page);
+            }
+            // Counts not vouched for (after a crash, a copy without hard links): count
+            // again, which vouches for them, then search the summaries under them.
+            self.list_by_scan(&ListQuery { limit: 0, ..ListQuery::default() })?;
+            return match self.list_summarized(query)? {
+                Some(page) => Ok(page),
+                None => self.list_searched(query),
+            };
         }
         match self.list_by_counts(query)? {
             Some(page) => Ok(page),

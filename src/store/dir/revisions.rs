@@ -209,7 +209,9 @@ impl<R: DirReader> DirStore<R> {
         }
         // Counts before `current`: until the staging file is gone, a crash here leaves it
         // behind, and the readiness check that finds it invalidates the counts.
-        if self.mark(id, revision, record, false).is_err() {
+        // The summary of its block too: a summary voided by a new generation, or counts
+        // (and with them every summary) voided by a new epoch.
+        if self.mark(id, revision, record, false).is_err() || self.touch_summary(id).is_err() {
             self.invalidate_counts()
                 .map_err(|e| io_error("invalidate counts", &e))?;
         }

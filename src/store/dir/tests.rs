@@ -496,3 +496,116 @@ fn the_dir_store_counts_right_after_its_counters_were_removed() {
     assert_eq!(page_of(&store, Some(true), 0, 9), (vec![5, 6, 7], 3));
     assert_eq!(page_of(&store, Some(false), 0, 9), (vec![1, 2, 3, 4], 4));
 }
+
+fn searched(store: &impl Store, text: &str, sort: crate::store::Sort) -> (Vec<(i64, String)>, u64) {
+    let page = store
+        .list(&crate::store::ListQuery {
+            title_contains: Some(crate::todo::fold_case(text)),
+            sort,
+            limit: 5,
+            ..crate::store::ListQuery::default()
+        })
+        .unwrap();
+    let items = page
+        .items
+        .iter()
+        .map(|stored| (stored.todo.id.get(), stored.todo.title.as_str().to_owned()))
+        .collect();
+    (items, page.total)
+}
+
+#[test]
+fn the_dir_store_searches_summaries_a_file_per_block_not_every_todo() {
+    use crate::store::Sort;
+    let fixture = Dir::new();
+    let store = fixture.open();
+    for n in 1..=30 {
+        store.create(&fields(&format!("Task {n}"), n % 2 == 0)).unwrap();
+    }
+    // Three summary blocks further on (a summary holds 1,024 ids).
+    continue_ids_at(&fixture, 3 * 1024);
+    for n in 1..=10 {
+        store.create(&fields(&format!("Later task {n}"), false)).unwrap();
+    }
+    // The first search reads every todo of each block and writes the block's summary.
+    let first = searched(&store, "TASK 1", Sort::TitleDescending);
+    assert_eq!(
+        first,
+        (
+            vec![
+                (19, "Task 19".into()),
+                (18, "Task 18".into()),
+                (17, "Task 17".into()),
+                (16, "Task 16".into()),
+                (15, "Task 15".into())
+            ],
+            13
+        )
+    );
+    assert!(fixture.0.path().join("summaries/0").exists());
+    assert!(fixture.0.path().join("summaries/3").exists());
+
+    // Then a search reads, per block, its generation and its summary: no todo.
+    let counts = Counts::default();
+    let reader = CountingReader {
+        inner: StdReader::new(fixture.0.path()),
+        counts: &counts,
+    };
+    let counted = DirStore::with_reader(fixture.0.path(), reader);
+    assert_eq!(searched(&counted, "TASK 1", Sort::TitleDescending), first);
+    assert_eq!(
+        counts.reads.get(),
+        3 + 4 * 2,
+        "the epoch files and the last-id hint, then the generation and summary of 4 blocks"
+    );
+    let later = searched(&counted, "later", Sort::Id);
+    assert_eq!(later.1, 10);
+    assert_eq!(later.0[0], (3 * 1024, "Later task 1".into()));
+
+    // Every write voids its block's summary before it is answered.
+    store.update(id(19), 1, &fields("Task 19, renamed", true)).unwrap();
+    store.delete(id(18), 1).unwrap();
+    counts.reads.set(0);
+    assert_eq!(
+        searched(&counted, "TASK 1", Sort::TitleDescending).0[..3],
+        [
+            (19, "Task 19, renamed".into()),
+            (17, "Task 17".into()),
+            (16, "Task 16".into())
+        ]
+    );
+    assert!(
+        counts.reads.get() > 30,
+        "block 0 was read todo by todo: {}",
+        counts.reads.get()
+    );
+}
+
+#[test]
+fn a_summary_holds_only_under_its_blocks_generation_and_the_counts_epoch() {
+    use crate::store::Sort;
+    let fixture = Dir::new();
+    let store = fixture.open();
+    create_and_count(&store, 3, |_| false);
+    assert_eq!(searched(&store, "t2", Sort::Id).0, [(2, "t2".into())]);
+    let summary = fixture.0.path().join("summaries/0");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    // A summary saying otherwise than the todos, under its tag, is what a search reads:
+    // it does not read the todos.
+    std::fs::write(&summary, written.replace("t2", "xx")).unwrap();
+    assert_eq!(searched(&store, "xx", Sort::Id).0, [(2, "xx".into())]);
+    // A new generation (any write in the block) voids it.
+    store.create(&fields("t4", false)).unwrap();
+    assert_eq!(searched(&store, "xx", Sort::Id).1, 0);
+    assert_eq!(searched(&store, "t2", Sort::Id).0, [(2, "t2".into())]);
+    // So does a new epoch (what a writer that could not mark, or a crashed writer found,
+    // brings about).
+    let written = std::fs::read_to_string(&summary).unwrap();
+    std::fs::write(&summary, written.replace("t2", "xx")).unwrap();
+    std::fs::write(fixture.0.path().join("counts/epoch"), "a new epoch").unwrap();
+    assert_eq!(searched(&store, "xx", Sort::Id).1, 0);
+    assert_eq!(searched(&store, "t", Sort::TitleDescending).1, 4);
+    // And one that does not parse is read anew.
+    std::fs::write(&summary, b"todo-summary 1\ngarbage").unwrap();
+    assert_eq!(searched(&store, "t", Sort::Title).0[0], (1, "t1".into()));
+}
