@@ -428,3 +428,67 @@ contract!(
     searches_and_sorts_find_and_order_the_same_todos_and_count_them,
     totals_stay_exact_under_racing_completion_changes_and_deletes,
 );
+
+/// PostgreSQL searches through a trigram index where the store may create pg_trgm (the
+/// test server's superuser may), and where it may not (a role without CREATE on the
+/// database, as on managed services that do not offer the extension) the schema is made
+/// all the same and searches scan: the same answers either way.
+#[test]
+fn postgres_searches_by_trigram_index_where_pg_trgm_may_be_created_and_scan_where_not() {
+    use todo_api::store::ListQuery;
+    use todo_api::testing::store::fields;
+    let search = |store: &SqliteStore<support::postgres::PostgresExecutor>| {
+        for n in 1..=30 {
+            store
+                .create(&fields(&format!("Errand {n}"), false))
+                .unwrap();
+        }
+        let page = store
+            .list(&ListQuery {
+                title_contains: Some(todo_api::todo::fold_case("RAND 2")),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        let ids: Vec<i64> = page
+            .items
+            .iter()
+            .map(|stored| stored.todo.id.get())
+            .collect();
+        assert_eq!(ids, [2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
+        assert_eq!(page.total, 11);
+    };
+    let has_trigram_index = |url: &str| {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        client
+            .query_one(
+                "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'todos_by_title_trigrams'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    };
+
+    let owned = support::postgres::Database::create();
+    search(&SqliteStore::new(
+        support::postgres::PostgresExecutor::connect(&owned.url),
+    ));
+    assert!(has_trigram_index(&owned.url));
+
+    let plain = support::postgres::Database::create();
+    let mut admin = postgres::Client::connect(&plain.url, postgres::NoTls).unwrap();
+    let role = format!("todo_plain_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+             GRANT USAGE, CREATE ON SCHEMA public TO {role};"
+        ))
+        .unwrap();
+    let as_plain = plain
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    search(&SqliteStore::new(
+        support::postgres::PostgresExecutor::connect(&as_plain),
+    ));
+    assert!(!has_trigram_index(&plain.url));
+}

@@ -14,7 +14,7 @@ use wasi::filesystem::types::{Descriptor, DescriptorFlags, ErrorCode, OpenFlags,
 use crate::store::dir::DirReader;
 
 /// How much to ask for per read: more than a todo's record usually holds.
-const READ_CHUNK: u64 = 16 * 1024;
+const READ_CHUNK: u64 = 64 * 1024;
 
 /// Reads under `root`, a path inside one of the host's preopened directories (relative
 /// paths start at `/`, as wasi-libc takes them).

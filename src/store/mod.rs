@@ -70,60 +70,8 @@ impl ListQuery {
                 .is_none_or(|text| fold_case(todo.title.as_str()).contains(text))
     }
 
-    /// [`Self::admits`] for a todo whose title is case-folded already.
-    pub fn admits_folded(&self, todo: &Todo, folded_title: &str) -> bool {
-        self.is_complete.is_none_or(|flag| flag == todo.is_complete)
-            && self
-                .title_contains
-                .as_deref()
-                .is_none_or(|text| folded_title.contains(text))
-    }
-
     pub fn is_by_id_and_completion(&self) -> bool {
         self.title_contains.is_none() && self.sort == Sort::Id
-    }
-
-    /// The page of `items` (each with its case-folded title) this query asks for, in its
-    /// order: the page's last item is selected first, then only the page is sorted, so a
-    /// page of 100 out of 100,000 costs one pass and a small sort. One comparison with one
-    /// key shape serves every order (each sort instantiated is some 10 KB of component).
-    pub fn window(&self, items: Vec<(Versioned, String)>) -> Vec<Versioned> {
-        let descending = matches!(
-            self.sort,
-            Sort::IdDescending | Sort::DueByDescending | Sort::TitleDescending
-        );
-        let mut keyed: Vec<(bool, String, TodoId, Versioned)> = items
-            .into_iter()
-            .map(|(stored, folded)| {
-                let todo = &stored.todo;
-                let (undated, text) = match self.sort {
-                    Sort::Id | Sort::IdDescending => (false, String::new()),
-                    Sort::DueBy | Sort::DueByDescending => match &todo.due_by {
-                        Some(date) => (false, date.as_str().to_owned()),
-                        None => (true, String::new()),
-                    },
-                    Sort::Title | Sort::TitleDescending => (false, folded),
-                };
-                (undated, text, todo.id, stored)
-            })
-            .collect();
-        let order = |a: &(bool, String, TodoId, Versioned), b: &(bool, String, TodoId, Versioned)| {
-            let within = (&a.1, a.2).cmp(&(&b.1, b.2));
-            a.0.cmp(&b.0)
-                .then(if descending { within.reverse() } else { within })
-        };
-        let offset = usize::try_from(self.offset).unwrap_or(usize::MAX);
-        let end = offset.saturating_add(usize::try_from(self.limit).unwrap_or(usize::MAX));
-        if end < keyed.len() {
-            keyed.select_nth_unstable_by(end, order);
-            keyed.truncate(end);
-        }
-        keyed.sort_unstable_by(order);
-        keyed
-            .into_iter()
-            .skip(offset)
-            .map(|(_, _, _, stored)| stored)
-            .collect()
     }
 }
 

@@ -3,16 +3,22 @@
 //! feature (on for this crate's tests), never in a component.
 //! - [`RusqliteExecutor`] (feature `testing-sqlite`): the SQL store on SQLite through
 //!   `rusqlite`, natively;
+//! - [`PostgresExecutor`] (feature `testing-postgres`): the SQL store on a PostgreSQL
+//!   server through the `postgres` client, natively;
 //! - [`store`]: fields to write and what a list says, for tests of any store;
 //! - [`oracle`]: what any request must get, whatever it holds (property tests, fuzzing);
 //! - [`tokens`]: bearer tokens signed as an identity provider signs them.
 
 pub mod oracle;
+#[cfg(feature = "testing-postgres")]
+mod postgres;
 #[cfg(any(test, feature = "testing-sqlite"))]
 mod sqlite;
 pub mod store;
 pub mod tokens;
 
+#[cfg(feature = "testing-postgres")]
+pub use postgres::PostgresExecutor;
 #[cfg(any(test, feature = "testing-sqlite"))]
 pub use sqlite::RusqliteExecutor;
 

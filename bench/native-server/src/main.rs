@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 dir:/tmp/todos
 //! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 sqlite:/tmp/todos.db
+//! cargo run --release --manifest-path bench/native-server/Cargo.toml -- 127.0.0.1:3100 postgres://user@host/db
 //! ```
 
 use std::cell::RefCell;
@@ -28,11 +29,15 @@ use tokio::net::TcpListener;
 enum Backend {
     Dir(DirStore),
     Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
 }
 
 thread_local! {
     /// One SQLite connection per worker thread, opened on first use.
     static SQLITE: RefCell<Option<SqliteStore<todo_api::testing::RusqliteExecutor>>> = const { RefCell::new(None) };
+    /// One PostgreSQL connection per worker thread, opened on first use.
+    static POSTGRES: RefCell<Option<SqliteStore<todo_api::testing::PostgresExecutor>>> = const { RefCell::new(None) };
 }
 
 impl Backend {
@@ -44,6 +49,16 @@ impl Backend {
                 let store = cell
                     .get_or_insert_with(|| SqliteStore::new(todo_api::testing::RusqliteExecutor::open(path)));
                 api::handle(store, config, request)
+            }),
+            // The `postgres` client blocks on a runtime of its own: off this one's workers.
+            Self::Postgres(url) => tokio::task::block_in_place(|| {
+                POSTGRES.with(|cell| {
+                    let mut cell = cell.borrow_mut();
+                    let store = cell.get_or_insert_with(|| {
+                        SqliteStore::new(todo_api::testing::PostgresExecutor::connect(url))
+                    });
+                    api::handle(store, config, request)
+                })
             }),
         }
     }
@@ -70,15 +85,16 @@ async fn serve(
 async fn main() {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| "127.0.0.1:3100".into());
-    let backend = match args
-        .next()
+    let args_store = args.next();
+    let backend = match args_store
         .as_deref()
         .and_then(|store| store.split_once(':'))
     {
         Some(("dir", path)) => Backend::Dir(DirStore::new(path)),
         Some(("sqlite", path)) => Backend::Sqlite(PathBuf::from(path)),
+        Some(("postgres", _)) => Backend::Postgres(args_store.clone().unwrap_or_default()),
         _ => {
-            eprintln!("usage: native_server ADDRESS dir:PATH|sqlite:PATH");
+            eprintln!("usage: native_server ADDRESS dir:PATH|sqlite:PATH|postgres://URL");
             std::process::exit(2);
         }
     };

@@ -10,7 +10,7 @@ use super::{
     create_layout_dir, io_error, random_u64, sync_dir,
 };
 use crate::store::{ListPage, ListQuery, StoreError, StoreResult, Versioned};
-use crate::todo::{Todo, TodoId, fold_case};
+use crate::todo::{Todo, TodoId};
 
 /// What a todo's marks say about it. Each mark is a hard link to its block's counter, so a
 /// counter's link count is 1 + the number of todos in the block with that mark.
@@ -374,20 +374,18 @@ impl<R: DirReader> DirStore<R> {
 
 impl<R: DirReader> DirStore<R> {
     /// A list searched by title or in another order than by id, when the summaries cannot
-    /// be trusted: every todo is read, filtered, and its page put in order.
+    /// be trusted: every todo is read and summarized here, in memory, and the page taken
+    /// from that as from the summaries.
     pub(super) fn list_searched(&self, query: &ListQuery) -> StoreResult<ListPage> {
-        let mut matching = Vec::new();
+        let mut todos = Vec::new();
         for id in self.all_ids()? {
             if let Some((revision, Some(todo))) = self.current(id)? {
-                let folded = fold_case(todo.title.as_str());
-                if query.admits_folded(&todo, &folded) {
-                    matching.push((Versioned { todo, revision }, folded));
-                }
+                todos.push(Versioned { todo, revision });
             }
         }
-        let total = matching.len() as u64;
-        let items = query.window(matching);
-        Ok(ListPage { items, total })
+        let summary = super::summaries::summary_bytes("unsaved\n", &todos);
+        super::summaries::page_of_summaries(query, &[summary])
+            .map_err(|_| StoreError::Corrupt("a todo that does not summarize".into()))
     }
 }
 

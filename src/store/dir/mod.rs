@@ -11,6 +11,8 @@
 //! {root}/counts/{block}.done          the same for complete todos (block = id / 16,384)
 //! {root}/counts/epoch                 a random token, replaced whenever the marks may be wrong
 //! {root}/counts/valid, valid-link     two names of one file: the epoch the marks were last checked under
+//! {root}/summaries/{block}            every live todo of a block of 1,024 ids, for searches and sorts
+//! {root}/summaries/{block}.gen        the block's generation: a random token every writer replaces
 //! {root}/tmp/{random}                 staging: every file is written and synced here first
 //! {root}/last-id                      a hint where to start looking for the next free id
 //! ```
@@ -71,6 +73,25 @@
 //! marking). A copy of the data that turned hard links into separate files shows as a
 //! `valid` with one name, a removed `counts` as no `valid`, as does data written before
 //! counting existed: each is counted by the next list.
+//!
+//! # Searching and sorting: summaries
+//! A search or another order than by id must see every todo, and reading 100,000 of them
+//! costs seconds. So each block of 1,024 ids has a summary: its live todos (id, revision,
+//! completion, date, title, case-folded title), written by a search that found none that
+//! holds, and tagged with the counts' epoch and the block's generation. The generation is a
+//! random token that every writer replaces, durably, after publishing and marking and
+//! before answering. A summary holds while its tag is the current epoch and generation:
+//! - **Never older than an acknowledged write.** A search that writes a summary reads the
+//!   generation before any todo of the block; a write that finished after that replaced
+//!   the generation, so the summary's tag is void from then on, whatever it read. A write
+//!   that finished before it is in what it read.
+//! - **Many writers of summaries.** Each is staged and renamed into place, the last one
+//!   winning; each carries its own tag, so a summary of an older generation that lands
+//!   last is simply void.
+//! - **Crashes.** A writer that crashed after publishing but before replacing the
+//!   generation leaves its staging file; once that is found, the epoch is replaced, which
+//!   voids every summary with the counts (the same window as the counts'). A summary that
+//!   does not parse is void.
 //!
 //! `/readyz` (`check_ready`) writes and removes a staging file, so a read-only or full
 //! disk reads as not ready, and removes staging files older than ten minutes, which only a
@@ -219,7 +240,10 @@ impl<R: DirReader> Store for DirStore<R> {
             }
             // Counts not vouched for (after a crash, a copy without hard links): count
             // again, which vouches for them, then search the summaries under them.
-            self.list_by_scan(&ListQuery { limit: 0, ..ListQuery::default() })?;
+            self.list_by_scan(&ListQuery {
+                limit: 0,
+                ..ListQuery::default()
+            })?;
             return match self.list_summarized(query)? {
                 Some(page) => Ok(page),
                 None => self.list_searched(query),

@@ -2,11 +2,13 @@
 //! that such a list reads a file per 1,024 ids instead of every todo (see the module
 //! documentation, "Searching and sorting: summaries").
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::fs;
 use std::io::{self, ErrorKind};
 
 use super::{DirReader, DirStore, create_layout_dir, io_error, random_u64, sync_dir};
-use crate::store::{ListPage, ListQuery, StoreResult, Versioned};
+use crate::store::{ListPage, ListQuery, Sort, StoreError, StoreResult, Versioned};
 use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId, fold_case};
 
 /// Ids per summary: a search reads one file per block, and a block whose summary no longer
@@ -24,12 +26,6 @@ fn summary_path(block: i64) -> String {
 /// revision of one of the block's todos, and before it answers.
 fn generation_path(block: i64) -> String {
     format!("{SUMMARIES}/{block}.gen")
-}
-
-/// One todo as a summary holds it, and the case-folded title searches and sorts use.
-pub(super) struct Summarized {
-    pub stored: Versioned,
-    pub folded: String,
 }
 
 impl<R: DirReader> DirStore<R> {
@@ -63,79 +59,63 @@ impl<R: DirReader> DirStore<R> {
         };
         let epoch = String::from_utf8_lossy(&epoch).into_owned();
         let last = self.last_claimed_id()?;
-        let mut matching = Vec::new();
-        for block in 0..=last / SUMMARY_BLOCK {
-            for Summarized { stored, folded } in self.summarized(block, &epoch, last)? {
-                if query.admits_folded(&stored.todo, &folded) {
-                    matching.push((stored, folded));
+        let mut summaries = (0..=last / SUMMARY_BLOCK)
+            .map(|block| self.summary(block, &epoch, last, false))
+            .collect::<StoreResult<Vec<_>>>()?;
+        // A summary whose tag holds but whose content does not parse (a damaged file) is
+        // made again from its block's todos; one made here always parses.
+        loop {
+            match page_of_summaries(query, &summaries) {
+                Ok(page) => return Ok(Some(page)),
+                Err(index) => {
+                    let remade = self.summary(index as i64, &epoch, last, true)?;
+                    if summaries[index] == remade {
+                        return Err(corrupt("a todo that does not summarize"));
+                    }
+                    summaries[index] = remade;
                 }
             }
         }
-        let total = matching.len() as u64;
-        let items = query.window(matching);
-        Ok(Some(ListPage { items, total }))
     }
 
-    /// The live todos of `block`: from its summary if that was written under `epoch` and
-    /// the block's current generation, else read one by one up to id `last`, after reading
-    /// the generation (so that a write finished meanwhile voids what is written here).
-    fn summarized(&self, block: i64, epoch: &str, last: i64) -> StoreResult<Vec<Summarized>> {
+    /// The summary of `block`: its file if that was written under `epoch` and the block's
+    /// current generation, else one made from the block's todos, read one by one up to id
+    /// `last` after reading the generation (so that a write finished meanwhile voids it),
+    /// and written for the next search; made so in any case when `remake`. Only its tag is
+    /// checked here: its content when it is read for the page.
+    fn summary(&self, block: i64, epoch: &str, last: i64, remake: bool) -> StoreResult<Vec<u8>> {
         let generation = match self.reader.read(&generation_path(block)) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io_error("read summary generation", &e)),
         };
         let tag = format!("{} {}\n", epoch.trim(), generation.trim());
-        if let Ok(bytes) = self.reader.read(&summary_path(block))
-            && let Some(todos) = parse_summary(&bytes, tag.as_bytes())
+        if !remake
+            && let Ok(bytes) = self.reader.read(&summary_path(block))
+            && bytes
+                .strip_prefix(MAGIC)
+                .is_some_and(|rest| rest.starts_with(tag.as_bytes()))
         {
-            return Ok(todos);
+            return Ok(bytes);
         }
-        let mut todos = Vec::new();
         let first = (block * SUMMARY_BLOCK).max(1);
+        let mut todos = Vec::new();
         for id in (first..(block + 1) * SUMMARY_BLOCK)
             .take_while(|&id| id <= last)
             .filter_map(TodoId::new)
         {
             if let Some((revision, Some(todo))) = self.current(id)? {
-                let folded = fold_case(todo.title.as_str());
-                todos.push(Summarized {
-                    stored: Versioned { todo, revision },
-                    folded,
-                });
+                todos.push(Versioned { todo, revision });
             }
         }
+        let bytes = summary_bytes(&tag, &todos);
         // Best effort: without it the next search reads the block again.
-        let _ = self.write_summary(block, &tag, &todos);
-        Ok(todos)
+        let _ = self.write_summary(block, &bytes);
+        Ok(bytes)
     }
 
-    fn write_summary(&self, block: i64, tag: &str, todos: &[Summarized]) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(MAGIC.len() + tag.len() + todos.len() * 64);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(tag.as_bytes());
-        for Summarized { stored, folded } in todos {
-            let todo = &stored.todo;
-            let title = todo.title.as_str();
-            // An empty folded title stands for the title itself (titles are never empty).
-            let folded = if folded == title { "" } else { folded.as_str() };
-            bytes.extend_from_slice(
-                format!(
-                    "{} {} {} {} {} {}\n",
-                    todo.id,
-                    stored.revision,
-                    u8::from(todo.is_complete),
-                    todo.due_by.as_ref().map_or("-", DueDate::as_str),
-                    title.len(),
-                    folded.len()
-                )
-                .as_bytes(),
-            );
-            bytes.extend_from_slice(title.as_bytes());
-            bytes.extend_from_slice(folded.as_bytes());
-            bytes.push(b'\n');
-        }
-        let staged = self.stage(&bytes, false)?;
+    fn write_summary(&self, block: i64, bytes: &[u8]) -> io::Result<()> {
+        let staged = self.stage(bytes, false)?;
         let target = self.root.join(summary_path(block));
         let moved = match fs::rename(&staged, &target) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -166,50 +146,277 @@ impl<R: DirReader> DirStore<R> {
     }
 }
 
-/// The todos of a summary file tagged `tag`; `None` if it is not one, carries another tag,
-/// or does not parse to its end.
-fn parse_summary(bytes: &[u8], tag: &[u8]) -> Option<Vec<Summarized>> {
+/// A summary's bytes: [`MAGIC`], `tag`, then per todo a line `id revision complete due
+/// title-length folded-length` and the title and its case folding (empty where it is the
+/// title itself; titles are never empty), and a newline.
+pub(super) fn summary_bytes(tag: &str, todos: &[Versioned]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(MAGIC.len() + tag.len() + todos.len() * 64);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(tag.as_bytes());
+    for stored in todos {
+        let todo = &stored.todo;
+        let title = todo.title.as_str();
+        let folded = fold_case(title);
+        let folded = if folded == title { "" } else { folded.as_str() };
+        bytes.extend_from_slice(
+            format!(
+                "{} {} {} {} {} {}\n",
+                todo.id,
+                stored.revision,
+                u8::from(todo.is_complete),
+                todo.due_by.as_ref().map_or("-", DueDate::as_str),
+                title.len(),
+                folded.len()
+            )
+            .as_bytes(),
+        );
+        bytes.extend_from_slice(title.as_bytes());
+        bytes.extend_from_slice(folded.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// One todo as a summary holds it, borrowed from the summary's bytes: only the todos of a
+/// page are made whole ([`Entry::stored`]).
+struct Entry<'a> {
+    id: i64,
+    revision: u64,
+    is_complete: bool,
+    due_by: Option<&'a str>,
+    title: &'a str,
+    folded: &'a str,
+}
+
+impl Entry<'_> {
+    fn stored(&self) -> Option<Versioned> {
+        let fields = TodoFields {
+            title: Title::parse(self.title.to_owned(), MAX_TITLE_CHARS_CEILING).ok()?,
+            is_complete: self.is_complete,
+            due_by: self.due_by.map(DueDate::parse).transpose().ok()?,
+        };
+        Some(Versioned {
+            todo: Todo::new(TodoId::new(self.id)?, fields),
+            revision: self.revision,
+        })
+    }
+}
+
+/// Visits each entry of a summary tagged `tag`; `None` if it is not one, carries another
+/// tag, or does not parse to its end (then some entries may have been visited).
+fn each_entry<'a>(bytes: &'a [u8], tag: &[u8], mut visit: impl FnMut(Entry<'a>)) -> Option<()> {
     let mut rest = bytes.strip_prefix(MAGIC)?.strip_prefix(tag)?;
-    let mut todos = Vec::new();
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n')?;
-        let head = std::str::from_utf8(&rest[..end]).ok()?;
+        let mut fields = rest[..end].split(|&b| b == b' ');
         rest = &rest[end + 1..];
-        let mut fields = head.split(' ');
         let mut next = || fields.next();
-        let id = TodoId::new(next()?.parse().ok()?)?;
-        let revision: u64 = next()?.parse().ok()?;
+        let id = i64::try_from(number(next()?)?).ok()?;
+        let revision = number(next()?)?;
         let is_complete = match next()? {
-            "0" => false,
-            "1" => true,
+            [b'0'] => false,
+            [b'1'] => true,
             _ => return None,
         };
         let due_by = match next()? {
-            "-" => None,
-            date => Some(DueDate::parse(date).ok()?),
+            [b'-'] => None,
+            date => Some(std::str::from_utf8(date).ok()?),
         };
-        let title_len: usize = next()?.parse().ok()?;
-        let folded_len: usize = next()?.parse().ok()?;
-        let body = rest.get(..title_len + folded_len + 1)?;
-        if body.last() != Some(&b'\n') {
+        let title_len = usize::try_from(number(next()?)?).ok()?;
+        let folded_len = usize::try_from(number(next()?)?).ok()?;
+        if next().is_some() {
             return None;
         }
-        let title = std::str::from_utf8(&body[..title_len]).ok()?;
-        let folded = std::str::from_utf8(&body[title_len..title_len + folded_len]).ok()?;
-        rest = &rest[title_len + folded_len + 1..];
-        let folded = if folded.is_empty() { title } else { folded }.to_owned();
-        let fields = TodoFields {
-            title: Title::parse(title.to_owned(), MAX_TITLE_CHARS_CEILING).ok()?,
+        let (title, after) = rest.split_at_checked(title_len)?;
+        let (folded, after) = after.split_at_checked(folded_len)?;
+        rest = after.strip_prefix(b"\n")?;
+        let title = std::str::from_utf8(title).ok()?;
+        let folded = std::str::from_utf8(folded).ok()?;
+        visit(Entry {
+            id,
+            revision,
             is_complete,
             due_by,
-        };
-        todos.push(Summarized {
-            stored: Versioned {
-                todo: Todo::new(id, fields),
-                revision,
-            },
-            folded,
+            title,
+            folded: if folded.is_empty() { title } else { folded },
         });
     }
-    Some(todos)
+    Some(())
+}
+
+/// A decimal number of at most 19 digits (what a summary writes); `None` otherwise.
+fn number(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |number, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| number * 10 + u64::from(digit - b'0'))
+    })
+}
+
+/// The page `query` asks for out of every todo in `summaries` (each tagged as it was read
+/// or made): each matching entry is counted and offered to a heap that keeps the first
+/// `offset + limit` in the query's order, and only the page's todos are made whole. A page
+/// of 100 out of 100,000 holds 100 entries at a time, and compares most entries once.
+/// `Err`: the index of a summary that does not parse, or holds a todo that does not.
+pub(super) fn page_of_summaries(
+    query: &ListQuery,
+    summaries: &[Vec<u8>],
+) -> Result<ListPage, usize> {
+    let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+    let keep = offset.saturating_add(usize::try_from(query.limit).unwrap_or(usize::MAX));
+    let mut first: BinaryHeap<Ranked<'_>> = BinaryHeap::new();
+    let mut total = 0u64;
+    for (index, bytes) in summaries.iter().enumerate() {
+        // Each was checked or made with its own tag: skip past it.
+        let tag_end = bytes
+            .get(MAGIC.len()..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map(|at| MAGIC.len() + at + 1)
+            .ok_or(index)?;
+        each_entry(bytes, &bytes[MAGIC.len()..tag_end], |entry| {
+            let admitted = query
+                .is_complete
+                .is_none_or(|flag| flag == entry.is_complete)
+                && query
+                    .title_contains
+                    .as_deref()
+                    .is_none_or(|text| contains(entry.folded.as_bytes(), text.as_bytes()));
+            if !admitted {
+                return;
+            }
+            total += 1;
+            if keep == 0 {
+                return;
+            }
+            let ranked = Ranked::new(query.sort, entry, index);
+            if first.len() < keep {
+                first.push(ranked);
+            } else if first.peek().is_some_and(|last| ranked < *last) {
+                first.pop();
+                first.push(ranked);
+            }
+        })
+        .ok_or(index)?;
+    }
+    let items = first
+        .into_sorted_vec()
+        .iter()
+        .skip(offset)
+        .map(|ranked| ranked.entry.stored().ok_or(ranked.summary))
+        .collect::<Result<_, _>>()?;
+    Ok(ListPage { items, total })
+}
+
+/// An entry with what orders it. One key shape for every order (each sort instantiated is
+/// some 10 KB of component): undated last, then the text, then the id, reversed within for
+/// descending orders. The text's first eight bytes (a date's whole value) are ranked as a
+/// number first, so most comparisons compare integers, not strings.
+struct Ranked<'a> {
+    sort: Sort,
+    undated: bool,
+    rank: u64,
+    entry: Entry<'a>,
+    /// Which summary it is from.
+    summary: usize,
+}
+
+impl<'a> Ranked<'a> {
+    fn new(sort: Sort, entry: Entry<'a>, summary: usize) -> Self {
+        let (undated, text) = sort_key(sort, &entry);
+        Self {
+            sort,
+            undated,
+            rank: rank(sort, text),
+            entry,
+            summary,
+        }
+    }
+}
+
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let within = self.rank.cmp(&other.rank).then_with(|| {
+            // Where the rank is the whole key (ids, dates), equal ranks go by id alone.
+            if !matches!(self.sort, Sort::Title | Sort::TitleDescending) {
+                return self.entry.id.cmp(&other.entry.id);
+            }
+            let texts = (
+                sort_key(self.sort, &self.entry).1,
+                sort_key(self.sort, &other.entry).1,
+            );
+            (texts.0, self.entry.id).cmp(&(texts.1, other.entry.id))
+        });
+        let descending = matches!(
+            self.sort,
+            Sort::IdDescending | Sort::DueByDescending | Sort::TitleDescending
+        );
+        self.undated
+            .cmp(&other.undated)
+            .then(if descending { within.reverse() } else { within })
+    }
+}
+
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked<'_> {}
+
+/// Whether `needle` occurs in `haystack`: candidates found by their first byte, the rest
+/// compared only there. (`str::contains` sets up a searcher per call, which for a short
+/// needle in 100,000 short titles costs more than the search.)
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + at;
+        if haystack[at + 1..].starts_with(rest) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// Whether `entry` is undated (those go last in a date order), and the text it is ordered by.
+fn sort_key<'a>(sort: Sort, entry: &Entry<'a>) -> (bool, &'a str) {
+    match sort {
+        Sort::Id | Sort::IdDescending => (false, ""),
+        Sort::DueBy | Sort::DueByDescending => (entry.due_by.is_none(), entry.due_by.unwrap_or("")),
+        Sort::Title | Sort::TitleDescending => (false, entry.folded),
+    }
+}
+
+/// A number that orders as `text` does wherever it differs: a date's digits
+/// (`YYYY-MM-DD` as `YYYYMMDD`), else the text's first eight bytes, big-endian (a text
+/// that is a prefix of another ranks the same, and the texts decide).
+fn rank(sort: Sort, text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    if matches!(sort, Sort::DueBy | Sort::DueByDescending) && bytes.len() == 10 {
+        return bytes
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .fold(0, |number, b| number * 10 + u64::from(b - b'0'));
+    }
+    let mut prefix = [0u8; 8];
+    let n = bytes.len().min(8);
+    prefix[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(prefix)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} (summaries)"))
 }

@@ -520,12 +520,16 @@ fn the_dir_store_searches_summaries_a_file_per_block_not_every_todo() {
     let fixture = Dir::new();
     let store = fixture.open();
     for n in 1..=30 {
-        store.create(&fields(&format!("Task {n}"), n % 2 == 0)).unwrap();
+        store
+            .create(&fields(&format!("Task {n}"), n % 2 == 0))
+            .unwrap();
     }
     // Three summary blocks further on (a summary holds 1,024 ids).
     continue_ids_at(&fixture, 3 * 1024);
     for n in 1..=10 {
-        store.create(&fields(&format!("Later task {n}"), false)).unwrap();
+        store
+            .create(&fields(&format!("Later task {n}"), false))
+            .unwrap();
     }
     // The first search reads every todo of each block and writes the block's summary.
     let first = searched(&store, "TASK 1", Sort::TitleDescending);
@@ -563,7 +567,9 @@ fn the_dir_store_searches_summaries_a_file_per_block_not_every_todo() {
     assert_eq!(later.0[0], (3 * 1024, "Later task 1".into()));
 
     // Every write voids its block's summary before it is answered.
-    store.update(id(19), 1, &fields("Task 19, renamed", true)).unwrap();
+    store
+        .update(id(19), 1, &fields("Task 19, renamed", true))
+        .unwrap();
     store.delete(id(18), 1).unwrap();
     counts.reads.set(0);
     assert_eq!(
@@ -605,7 +611,15 @@ fn a_summary_holds_only_under_its_blocks_generation_and_the_counts_epoch() {
     std::fs::write(fixture.0.path().join("counts/epoch"), "a new epoch").unwrap();
     assert_eq!(searched(&store, "xx", Sort::Id).1, 0);
     assert_eq!(searched(&store, "t", Sort::TitleDescending).1, 4);
-    // And one that does not parse is read anew.
+    // And one that does not parse is read anew, under another tag or under its own.
     std::fs::write(&summary, b"todo-summary 1\ngarbage").unwrap();
     assert_eq!(searched(&store, "t", Sort::Title).0[0], (1, "t1".into()));
+    let written = std::fs::read_to_string(&summary).unwrap();
+    let tagged: String = written.split_inclusive('\n').take(2).collect();
+    std::fs::write(&summary, format!("{tagged}1 1 0 - 99 0\nshort")).unwrap();
+    assert_eq!(
+        searched(&store, "t", Sort::TitleDescending).0[0],
+        (4, "t4".into())
+    );
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), written);
 }

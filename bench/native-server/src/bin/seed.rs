@@ -5,13 +5,14 @@
 //! ```sh
 //! seed dir DATA COUNT          # COUNT todos in a data directory
 //! seed sqlite FILE COUNT       # COUNT todos in a SQLite file
+//! seed postgres URL COUNT      # COUNT todos in an empty PostgreSQL database
 //! seed revisions DATA COUNT    # todo 1, written COUNT times
 //! ```
 //! Todo `n` is titled `todo n`, complete when `n` is a multiple of 3, and due on a date of
 //! its own when `n` is a multiple of 5 (so that sorting by due date has work to do). The
 //! directory store's counts end vouched for, as after its first list; the SQLite file is
 //! written without syncing each transaction (`PRAGMA synchronous = OFF`: a bulk load, the
-//! store's SQL unchanged).
+//! store's SQL unchanged), and so is the PostgreSQL database (`synchronous_commit = off`).
 
 use std::path::{Path, PathBuf};
 
@@ -49,7 +50,7 @@ fn create(store: &impl Store, count: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, target, count] = args.as_slice() else {
-        eprintln!("usage: seed dir|sqlite|revisions PATH COUNT");
+        eprintln!("usage: seed dir|sqlite|postgres|revisions PATH COUNT");
         std::process::exit(2);
     };
     let count: u64 = count.parse().expect("COUNT is a number");
@@ -61,6 +62,13 @@ fn main() {
             executor
                 .execute("PRAGMA synchronous = OFF", &[])
                 .expect("pragma");
+            create(&SqlStore::new(executor), count);
+        }
+        "postgres" => {
+            let executor = todo_api::testing::PostgresExecutor::connect(&args[1]);
+            executor
+                .execute("SET synchronous_commit = off", &[])
+                .expect("set");
             create(&SqlStore::new(executor), count);
         }
         "revisions" => {
