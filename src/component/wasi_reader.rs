@@ -13,7 +13,8 @@ use wasi::filesystem::types::{Descriptor, DescriptorFlags, ErrorCode, OpenFlags,
 
 use crate::store::dir::DirReader;
 
-/// How much to ask for per read: more than a todo's record usually holds.
+/// How much to ask for per read: more than a todo's record usually holds, and the most
+/// wasmtime hands over per call (64 KiB): a block's summary in one or two reads.
 const READ_CHUNK: u64 = 64 * 1024;
 
 /// Reads under `root`, a path inside one of the host's preopened directories (relative
