@@ -870,22 +870,13 @@ def main():
         results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
         (RESULTS / f"headline{suffix}.md").write_text(headline_table(results))
         return
-    if os.environ.get("BENCH_ONLY") == "scaling":
-        # Measures the "cost by number of stored todos" sections again into the last results.
+    # Measures one section again into the last results.
+    again = {"hosts": hosts, "scaling": scaling}.get(os.environ.get("BENCH_ONLY", ""))
+    if again:
         suffix = "-quick" if QUICK else ""
         results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
         try:
-            results["scaling"] = scaling(wasmtime, native, work)
-            write_results(results)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return
-    if os.environ.get("BENCH_ONLY") == "hosts":
-        # Measures the "where it really runs" section again into the last results.
-        suffix = "-quick" if QUICK else ""
-        results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
-        try:
-            results["hosts"] = hosts(wasmtime, native, work)
+            results[os.environ["BENCH_ONLY"]] = again(wasmtime, native, work)
             write_results(results)
         finally:
             shutil.rmtree(work, ignore_errors=True)

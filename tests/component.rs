@@ -805,17 +805,8 @@ fn nginx_in_front_of_make_serve_answers_what_the_host_would_not() {
     let server = Server::start_as_make_serve(&data, &[]);
     let upstream = server.base.trim_start_matches("http://").to_owned();
     let nginx = Nginx::start(&upstream);
-    let direct = |bytes: &[u8]| {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&upstream).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .unwrap();
-        stream.write_all(bytes).unwrap();
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        String::from_utf8_lossy(&reply).into_owned()
-    };
+    let direct =
+        |bytes: &[u8]| support::raw_exchange(&upstream, bytes, std::time::Duration::from_secs(2)).0;
     let problem = |reply: &str, status: &str| {
         assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
         assert!(

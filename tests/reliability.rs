@@ -404,9 +404,19 @@ fn check_ledger(events: &[Event], send: &Transport<'_>, crashed: bool) -> usize 
 
 /// How many todos a walk over every page lists, and how many of them are complete.
 fn count_listed(send: &Transport<'_>) -> (u64, u64) {
-    let (mut live, mut complete) = (0, 0);
+    let listed = every_todo(send, "");
+    let complete = listed
+        .values()
+        .filter(|todo| todo["isComplete"] == true)
+        .count();
+    (listed.len() as u64, complete as u64)
+}
+
+/// Every todo, by id, from a walk over every page of the list in `order` (`&sort=…`).
+fn every_todo(send: &Transport<'_>, order: &str) -> BTreeMap<i64, Value> {
+    let mut todos = BTreeMap::new();
     for page in 1.. {
-        let path = format!("/todos?pageSize=1000&page={page}");
+        let path = format!("/todos?pageSize=1000&page={page}{order}");
         let reply = send("GET", &path, &[], b"").expect("list");
         assert_eq!(
             reply.status,
@@ -415,45 +425,25 @@ fn count_listed(send: &Transport<'_>) -> (u64, u64) {
             String::from_utf8_lossy(&reply.body)
         );
         let items = reply.json();
-        let items = items.as_array().expect("a page is an array");
+        let items = items.as_array().expect("a page is an array").clone();
         if items.is_empty() {
             break;
         }
-        live += items.len() as u64;
-        complete += items
-            .iter()
-            .filter(|todo| todo["isComplete"] == true)
-            .count() as u64;
+        for todo in items {
+            todos.insert(todo["id"].as_i64().expect("an id"), todo);
+        }
     }
-    (live, complete)
+    todos
 }
 
 /// Every todo, listed in id order and listed by title: the same todos with the same
 /// contents (on the directory store, the summaries agree with the todos).
 fn assert_sorted_list_agrees(send: &Transport<'_>) {
-    let all = |order: &str| {
-        let mut todos = BTreeMap::new();
-        for page in 1.. {
-            let path = format!("/todos?pageSize=1000&page={page}{order}");
-            let reply = send("GET", &path, &[], b"").expect("list");
-            assert_eq!(
-                reply.status,
-                200,
-                "{}",
-                String::from_utf8_lossy(&reply.body)
-            );
-            let items = reply.json();
-            let items = items.as_array().expect("a page is an array").clone();
-            if items.is_empty() {
-                break;
-            }
-            for todo in items {
-                todos.insert(todo["id"].as_i64().expect("an id"), todo);
-            }
-        }
-        todos
-    };
-    assert_eq!(all("&sort=-title"), all(""), "listed by title, not by id");
+    assert_eq!(
+        every_todo(send, "&sort=-title"),
+        every_todo(send, ""),
+        "listed by title, not by id"
+    );
 }
 
 /// A read that began at `started` saw every write acknowledged before then: a revision at

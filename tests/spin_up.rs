@@ -180,17 +180,8 @@ fn unfinished_bodies_leave_spin_up_serving_others_and_get_408() {
     // What Spin itself answers before the component runs (docs/reliability.md, "In front
     // of the host"): no Host, the connection closed unanswered; both framing headers, the
     // body read as chunked and the connection kept open.
-    let raw = |bytes: &[u8]| {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .unwrap();
-        stream.write_all(bytes).unwrap();
-        let mut reply = Vec::new();
-        let closed = stream.read_to_end(&mut reply).is_ok();
-        (String::from_utf8_lossy(&reply).into_owned(), closed)
-    };
+    let raw =
+        |bytes: &[u8]| support::raw_exchange(&address, bytes, std::time::Duration::from_secs(2));
     assert_eq!(raw(b"GET /healthz HTTP/1.1\r\n\r\n"), (String::new(), true));
     let (reply, closed) = raw(
         b"POST /todos HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n\

@@ -111,6 +111,9 @@ pub fn wasmtime() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("wasmtime"))
 }
 
+/// The host options of a plain `wasmtime serve`: the WASI CLI interfaces only.
+const CLI: &[&str] = &["-S", "cli"];
+
 /// A `wasmtime serve` process serving the portable component with `data` mounted at
 /// `/data`. Dropping it kills the process.
 pub struct Server {
@@ -180,7 +183,7 @@ impl Server {
 
     /// Serves on `port` of 127.0.0.1: a replica started again where its clients look.
     pub fn start_at(data: &Path, port: u16) -> Self {
-        Self::spawn_on(data, true, &[], false, &[], port)
+        Self::spawn_on(data, true, &[], false, &[], port, CLI)
     }
 
     /// Serves as `make serve` does: with exactly its host options (`make serve-options`:
@@ -194,7 +197,7 @@ impl Server {
         assert!(output.status.success(), "make serve-options failed");
         let options = String::from_utf8(output.stdout).expect("options are text");
         let options: Vec<&str> = options.split_whitespace().collect();
-        Self::spawn_from(data, true, env, false, &[], free_port(), &options)
+        Self::spawn_on(data, true, env, false, &[], free_port(), &options)
     }
 
     fn spawn(data: &Path, mount: bool, env: &[(&str, &str)], own_mount: bool) -> Self {
@@ -208,21 +211,10 @@ impl Server {
         own_mount: bool,
         host_env: &[(&str, &str)],
     ) -> Self {
-        Self::spawn_on(data, mount, env, own_mount, host_env, free_port())
+        Self::spawn_on(data, mount, env, own_mount, host_env, free_port(), CLI)
     }
 
     fn spawn_on(
-        data: &Path,
-        mount: bool,
-        env: &[(&str, &str)],
-        own_mount: bool,
-        host_env: &[(&str, &str)],
-        port: u16,
-    ) -> Self {
-        Self::spawn_from(data, mount, env, own_mount, host_env, port, &["-S", "cli"])
-    }
-
-    fn spawn_from(
         data: &Path,
         mount: bool,
         env: &[(&str, &str)],
@@ -458,6 +450,19 @@ pub fn wait_until_serving(what: &str, child: &mut Child, base: &str, log: &Path,
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Sends `bytes` as they are to `address` (`127.0.0.1:PORT`) and reads what comes back
+/// until the server closes the connection (`true`) or `wait` passes without it (`false`):
+/// for what no HTTP client would send.
+pub fn raw_exchange(address: &str, bytes: &[u8], wait: Duration) -> (String, bool) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream.write_all(bytes).expect("send");
+    let mut reply = Vec::new();
+    let closed = stream.read_to_end(&mut reply).is_ok();
+    (String::from_utf8_lossy(&reply).into_owned(), closed)
 }
 
 /// One request to the server at `base` (`http://127.0.0.1:PORT`); `Err` when no answer came.

@@ -97,15 +97,8 @@ impl Nginx {
     /// Sends `bytes` as they are and reads the answer to its end (nginx closes these
     /// connections), or what came within 10 s.
     pub fn raw(&self, bytes: &[u8]) -> String {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        stream.write_all(bytes).unwrap();
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        String::from_utf8_lossy(&reply).into_owned()
+        let address = format!("127.0.0.1:{}", self.port);
+        super::raw_exchange(&address, bytes, std::time::Duration::from_secs(10)).0
     }
 }
 
