@@ -338,6 +338,7 @@ fn http_semantics_hold_under_wasmtime_serve() {
     support::semantics::check(|method, path, headers, body| {
         server.call(method, path, headers, body)
     });
+    support::black_box::binding_as_aspnet_binds(|m, p, h, b| server.call(m, p, h, b));
 }
 
 /// What a lower layer's words look like: none of it may reach a client.
@@ -929,5 +930,37 @@ fn nginx_in_front_of_make_serve_answers_what_the_host_would_not() {
         reply.is_problem(503),
         "{}",
         String::from_utf8_lossy(&reply.body)
+    );
+}
+
+/// `jwt_protect_reads` under `make serve`: OPTIONS on a todo tells nothing without a token.
+#[test]
+fn under_protected_reads_options_tells_nothing_without_a_token_over_http() {
+    use todo_api::testing::tokens;
+    let (_dir, data) = data_dir();
+    let origin = "https://app.example.com";
+    let server = Server::start_as_make_serve(
+        &data,
+        &[
+            ("TODO_JWT_HS256_SECRET", tokens::SECRET),
+            ("TODO_JWT_PROTECT_READS", "true"),
+            ("TODO_CORS_ALLOWED_ORIGINS", origin),
+        ],
+    );
+    let bearer = format!(
+        "Bearer {}",
+        tokens::hs256(tokens::SECRET.as_bytes(), &tokens::fresh())
+    );
+    let created = server.call(
+        "POST",
+        "/todos",
+        &[JSON, ("authorization", &bearer)],
+        br#"{"title":"a"}"#,
+    );
+    assert_eq!(created.status, 201);
+    support::black_box::protected_reads_reveal_nothing(
+        |m, p, h, b| server.call(m, p, h, b),
+        &bearer,
+        origin,
     );
 }

@@ -67,6 +67,7 @@ fn black_box_suite(fresh: impl Fn(&Path) -> SpinUpConfig) {
     );
     assert_eq!(call("GET", "/todos?page=99", &[], b"").json(), json!([]));
     assert!(call("DELETE", "/todos/999", &[("if-match", "\"1\"")], b"").is_problem(404));
+    support::black_box::binding_as_aspnet_binds(call);
     support::black_box::concurrent_creates(&call, 40);
     support::black_box::racing_writes(&call);
 }
@@ -144,6 +145,11 @@ fn spin_variables_configure_the_spin_build_under_spin_up() {
         spin.call("GET", "/todos/1", &[("authorization", &bearer)], b"")
             .status,
         200
+    );
+    support::black_box::protected_reads_reveal_nothing(
+        |m, p, h, b| spin.call(m, p, h, b),
+        &bearer,
+        origin,
     );
     drop(spin);
 

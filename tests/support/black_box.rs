@@ -287,3 +287,86 @@ pub fn unfinished_bodies_hold_nothing(
         "only the served write landed"
     );
 }
+
+/// Under `jwt_protect_reads` (todo 1 exists, created with `bearer`, the value of an
+/// `Authorization` header): `OPTIONS` on a todo needs a token as `GET` does, and without
+/// one answers the same `401` whether the todo exists and whatever `If-Match` says; a CORS
+/// preflight from `origin` answers the same for every id.
+pub fn protected_reads_reveal_nothing(
+    call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply,
+    bearer: &str,
+    origin: &str,
+) {
+    let refusals: Vec<(u16, Vec<u8>)> = [
+        ("/todos/1", None),
+        ("/todos/999999", None),
+        ("/todos/1", Some("\"1\"")),
+        ("/todos/1", Some("\"2\"")),
+    ]
+    .into_iter()
+    .map(|(path, tag)| {
+        let headers: Vec<(&str, &str)> = tag.map(|tag| ("if-match", tag)).into_iter().collect();
+        let reply = call("OPTIONS", path, &headers, b"");
+        assert!(reply.is_problem(401), "OPTIONS {path} without a token");
+        (reply.status, reply.body)
+    })
+    .collect();
+    assert!(
+        refusals.windows(2).all(|pair| pair[0] == pair[1]),
+        "{refusals:?}"
+    );
+    let auth = [("authorization", bearer)];
+    assert_eq!(call("OPTIONS", "/todos/1", &auth, b"").status, 204);
+    assert!(call("OPTIONS", "/todos/999999", &auth, b"").is_problem(404));
+    let preflight = |path: &str| {
+        let reply = call(
+            "OPTIONS",
+            path,
+            &[("origin", origin), ("access-control-request-method", "PUT")],
+            b"",
+        );
+        assert_eq!(reply.status, 204, "preflight of {path}");
+        (
+            reply
+                .header("access-control-allow-methods")
+                .map(str::to_owned),
+            reply.body,
+        )
+    };
+    assert_eq!(preflight("/todos/1"), preflight("/todos/999999"));
+}
+
+/// Binding as ASP.NET Core binds the seed's parameters, on any store: query names ignore
+/// case, and an id is every escape decoded, surrounding whitespace trimmed (`int` with
+/// `NumberStyles.Integer`).
+pub fn binding_as_aspnet_binds(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply) {
+    call("POST", "/todos", &[JSON], br#"{"title":"bound"}"#);
+    let page = |path: &str| {
+        let reply = call("GET", path, &[], b"");
+        assert_eq!(reply.status, 200, "{path}");
+        reply.json()
+    };
+    assert_eq!(
+        page("/todos?PageSize=1&PAGE=2"),
+        page("/todos?pageSize=1&page=2")
+    );
+    assert_eq!(page("/todos?PAGESIZE=1").as_array().map(Vec::len), Some(1));
+    let id = page("/todos?sort=-id&pageSize=1")[0]["id"]
+        .as_i64()
+        .expect("an id");
+    for path in [
+        format!("/todos/%0a{id}"),
+        format!("/todos/%09{id}"),
+        format!("/todos/%20{id}%20"),
+        format!(
+            "/todos/{}",
+            id.to_string()
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>()
+        ),
+    ] {
+        assert_eq!(page(&path)["id"], id, "{path}");
+    }
+    assert!(call("GET", &format!("/todos/{id}x"), &[], b"").is_problem(400));
+}
