@@ -205,9 +205,21 @@ enum Step {
     /// Fills `title_folded` where it is unset: ASCII titles in SQL, the others through
     /// [`fold_case`] (SQLite's `lower` knows only ASCII).
     FoldTitles,
+    /// Creates `todo_titles`, the trigram index searches use: an FTS5 table, or where this
+    /// SQLite has no FTS5 (or too old a one), a plain table of the same shape that takes the
+    /// same writes, and searches scan.
+    SearchIndex,
 }
 
-use Step::{AddColumn, FoldTitles, Sql};
+use Step::{AddColumn, FoldTitles, SearchIndex, Sql};
+
+/// The trigram index of the folded titles (FTS5, SQLite 3.43 and later): contentless (it
+/// holds only the index; the rowid is the todo's id), its rows deleted and replaced by
+/// rowid, case-sensitive because the titles are folded already.
+const SEARCH_INDEX: &str = "CREATE VIRTUAL TABLE IF NOT EXISTS todo_titles USING fts5(\
+    title_folded, content = '', contentless_delete = 1, tokenize = 'trigram case_sensitive 1')";
+/// What takes the index's writes where SQLite has no FTS5.
+const SEARCH_INDEX_STAND_IN: &str = "CREATE TABLE IF NOT EXISTS todo_titles (title_folded TEXT)";
 
 /// SQLite's schema versions in order; each runs once, and is safe to run twice should two
 /// instances migrate at the same moment.
@@ -256,9 +268,19 @@ const SQLITE_MIGRATIONS: &[&[Step]] = &[
         Sql("CREATE INDEX IF NOT EXISTS todos_by_title ON todos (title_folded, id)"),
         Sql("CREATE INDEX IF NOT EXISTS todos_by_due_by ON todos (due_by, id)"),
     ],
+    // 5: searches of three characters or more through a trigram index, `todo_titles`,
+    // which the writes keep in step in their own transactions (no triggers: see the
+    // module doc). A write of this release to a version-4 database finds no such table
+    // and migrates first; the titles there are indexed in one statement.
+    &[
+        SearchIndex,
+        Sql("INSERT OR REPLACE INTO todo_titles (rowid, title_folded) \
+             SELECT id, title_folded FROM todos"),
+    ],
 ];
 
-/// PostgreSQL's schema, version 1: the same tables as SQLite's version 4, with an identity
+/// PostgreSQL's schema, version 1: the same tables as SQLite's version 4 (its trigram index is
+/// `pg_trgm`'s, below), with an identity
 /// column for ids and code-point order (`COLLATE "C"`, as Rust and SQLite compare) for the
 /// texts lists are sorted by. One statement, run as its own transaction: under an advisory
 /// lock (so replicas starting at once on an empty database migrate one after the other) it
@@ -359,6 +381,16 @@ impl<E: SqlExecutor> SqlStore<E> {
     fn run_step(&self, step: &Step) -> StoreResult<()> {
         match step {
             Sql(sql) => self.raw_execute(sql, &[]),
+            SearchIndex => match self.db.execute(SEARCH_INDEX, &[]) {
+                Ok(()) => Ok(()),
+                // No FTS5, or no trigram tokenizer or contentless deletes in it.
+                Err(SqlError(message)) => {
+                    crate::log::error(format_args!(
+                        "no trigram index for searches ({message}): they scan instead"
+                    ));
+                    self.raw_execute(SEARCH_INDEX_STAND_IN, &[])
+                }
+            },
             AddColumn(sql) => match self.db.execute(sql, &[]) {
                 Err(SqlError(message)) if message.contains("duplicate column name") => Ok(()),
                 other => other.map_err(unavailable),
@@ -480,10 +512,16 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
              VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         );
         let state = [completion(fields)];
-        let results = self.write(&[
-            Statement::Query(&insert, &params),
-            Statement::Execute(COUNT_ONE_MORE, &state),
-        ])?;
+        let folded = [params[3].clone()];
+        let mut statements = vec![Statement::Query(&insert, &params)];
+        if E::DIALECT == Dialect::Sqlite {
+            statements.push(Statement::Execute(
+                "INSERT INTO todo_titles (rowid, title_folded) VALUES (last_insert_rowid(), ?)",
+                &folded,
+            ));
+        }
+        statements.push(Statement::Execute(COUNT_ONE_MORE, &state));
+        let results = self.write(&statements)?;
         match results.first().and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row),
             None => Err(StoreError::Corrupt("INSERT returned no row".into())),
@@ -559,15 +597,21 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             )
         };
         let (open, done) = (recount_row(0), recount_row(1));
-        let written = self.write_to(
-            id,
-            expected_revision,
-            &[
-                Statement::Execute(&open, &recount),
-                Statement::Execute(&done, &recount),
-                Statement::Execute(update, &params),
-            ],
-        )?;
+        let target = [SqlValue::Integer(id.get())];
+        let mut statements = vec![
+            Statement::Execute(&open, &recount),
+            Statement::Execute(&done, &recount),
+            Statement::Execute(update, &params),
+        ];
+        if E::DIALECT == Dialect::Sqlite {
+            // The todo's title as it is now, whether or not the update applied.
+            statements.push(Statement::Execute(
+                "INSERT OR REPLACE INTO todo_titles (rowid, title_folded) \
+                 SELECT id, title_folded FROM todos WHERE id = ?",
+                &target,
+            ));
+        }
+        let written = self.write_to(id, expected_revision, &statements)?;
         // The write found the todo at the revision it asked for, under the transaction's
         // lock: the update changed exactly that row, to these fields.
         Ok(written.map(|()| Versioned {
@@ -581,18 +625,24 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             SqlValue::Integer(id.get()),
             revision_param(expected_revision),
         ];
-        self.write_to(
-            id,
-            expected_revision,
-            &[
-                Statement::Execute(
-                    "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
-                     (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
-                    &target,
-                ),
-                Statement::Execute("DELETE FROM todos WHERE id = ? AND revision = ?", &target),
-            ],
-        )
+        let mut statements = vec![
+            Statement::Execute(
+                "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
+                 (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
+                &target,
+            ),
+            Statement::Execute("DELETE FROM todos WHERE id = ? AND revision = ?", &target),
+        ];
+        let twice = [SqlValue::Integer(id.get()), SqlValue::Integer(id.get())];
+        if E::DIALECT == Dialect::Sqlite {
+            // Out of the index if the todo is gone.
+            statements.push(Statement::Execute(
+                "DELETE FROM todo_titles WHERE rowid = ? AND NOT EXISTS \
+                 (SELECT 1 FROM todos WHERE id = ?)",
+                &twice,
+            ));
+        }
+        self.write_to(id, expected_revision, &statements)
     }
 }
 
@@ -602,6 +652,17 @@ impl<E: SqlExecutor> SqlStore<E> {
     /// `COUNT(*) OVER ()`, which makes SQLite sort every match before it takes a page:
     /// 100 ms instead of 1 at 100,000 todos. Each order has an index to walk.
     fn search(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        match self.search_by(query, true) {
+            // `todo_titles` is the plain stand-in where SQLite has no FTS5: scan.
+            Err(StoreError::Unavailable(message)) if message.contains("todo_titles") => {
+                self.search_by(query, false)
+            }
+            other => other,
+        }
+    }
+
+    /// [`SqlStore::search`], through the trigram index where `indexed`.
+    fn search_by(&self, query: &ListQuery, indexed: bool) -> StoreResult<ListPage> {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
         if let Some(flag) = query.is_complete {
@@ -611,6 +672,12 @@ impl<E: SqlExecutor> SqlStore<E> {
         if let Some(text) = &query.title_contains {
             conditions.push("title_folded LIKE ? ESCAPE '\\'");
             params.push(SqlValue::Text(format!("%{}%", like_escaped(text))));
+            // On SQLite, three characters or more make trigrams for the index to narrow
+            // the rows `LIKE` looks at (it still decides); fewer, and it scans.
+            if indexed && E::DIALECT == Dialect::Sqlite && text.chars().count() >= 3 {
+                conditions.push("id IN (SELECT rowid FROM todo_titles WHERE todo_titles MATCH ?)");
+                params.push(SqlValue::Text(format!("\"{}\"", text.replace('"', "\"\""))));
+            }
         }
         let filter = if conditions.is_empty() {
             String::new()
@@ -814,7 +881,7 @@ mod tests {
 
     use crate::store::{ListQuery, Store};
     use crate::testing::RusqliteExecutor;
-    use crate::testing::store::{all, fields, totals_of};
+    use crate::testing::store::{all, fields, id, totals_of};
     use crate::todo::fold_case;
 
     /// A database file of its own, which any number of store handles can open.
@@ -843,7 +910,7 @@ mod tests {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
-        assert_eq!(versions, (4, 4));
+        assert_eq!(versions, (5, 5));
         assert_eq!(all(&store), vec![1]);
     }
 
@@ -916,7 +983,7 @@ mod tests {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
         assert_eq!(search("milk"), (vec![1], 1));
     }
 
@@ -998,5 +1065,82 @@ mod tests {
         assert_eq!(totals_of(&store), (3, 2, 1));
         store.create(&fields("d", true)).unwrap();
         assert_eq!(totals_of(&store), (4, 3, 1));
+    }
+
+    /// Searches of three characters or more go through the trigram index, which every
+    /// write keeps in step: a new title is found, an old one no longer, a deleted todo
+    /// not at all; the same answers as the scan of shorter searches.
+    #[test]
+    fn the_sqlite_store_searches_through_a_trigram_index_every_write_keeps() {
+        let fixture = Sqlite::new();
+        let store = fixture.open();
+        let search = |text: &str| {
+            let page = store
+                .list(&ListQuery {
+                    title_contains: Some(fold_case(text)),
+                    ..ListQuery::default()
+                })
+                .unwrap();
+            let ids: Vec<i64> = page
+                .items
+                .iter()
+                .map(|stored| stored.todo.id.get())
+                .collect();
+            (ids, page.total)
+        };
+        store.create(&fields("Buy MILK", false)).unwrap();
+        store.create(&fields("Walk the \"dog\"", false)).unwrap();
+        store.create(&fields("STRAẞE fegen", false)).unwrap();
+        assert_eq!(search("milk"), (vec![1], 1));
+        assert_eq!(search("the \"d"), (vec![2], 1));
+        assert_eq!(search("straße"), (vec![3], 1));
+        assert_eq!(search("mi"), (vec![1], 1));
+        assert!(matches!(
+            store.update(id(1), 1, &fields("Buy bread", false)).unwrap(),
+            Written::Done(_)
+        ));
+        // A refused write changes nothing in the index either.
+        assert!(matches!(
+            store
+                .update(id(2), 7, &fields("Walk the cat", false))
+                .unwrap(),
+            Written::Conflict
+        ));
+        assert!(matches!(store.delete(id(3), 1).unwrap(), Written::Done(())));
+        assert_eq!(search("milk"), (vec![], 0));
+        assert_eq!(search("bread"), (vec![1], 1));
+        assert_eq!(search("dog"), (vec![2], 1));
+        assert_eq!(search("cat"), (vec![], 0));
+        assert_eq!(search("straße"), (vec![], 0));
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        let plan: String = db
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT rowid FROM todo_titles WHERE todo_titles MATCH '\"rea\"'",
+                [],
+                |row| row.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("VIRTUAL TABLE"), "{plan}");
+    }
+
+    /// Where SQLite has no FTS5 (here: a plain table took the name first), searches scan,
+    /// with the same answers.
+    #[test]
+    fn without_fts5_the_sqlite_store_searches_by_scanning() {
+        let fixture = Sqlite::new();
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        db.execute_batch(SEARCH_INDEX_STAND_IN).unwrap();
+        let store = fixture.open();
+        store.create(&fields("Buy MILK", false)).unwrap();
+        store.create(&fields("Buy bread", false)).unwrap();
+        assert!(matches!(store.delete(id(2), 1).unwrap(), Written::Done(())));
+        let page = store
+            .list(&ListQuery {
+                title_contains: Some(fold_case("buy")),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].todo.title.as_str(), "Buy MILK");
     }
 }
