@@ -435,27 +435,16 @@ contract!(
 /// all the same and searches scan: the same answers either way.
 #[test]
 fn postgres_searches_by_trigram_index_where_pg_trgm_may_be_created_and_scan_where_not() {
-    use todo_api::store::ListQuery;
-    use todo_api::testing::store::fields;
+    use todo_api::testing::store::{fields, search_of};
     let search = |store: &SqliteStore<support::postgres::PostgresExecutor>| {
         for n in 1..=30 {
             store
                 .create(&fields(&format!("Errand {n}"), false))
                 .unwrap();
         }
-        let page = store
-            .list(&ListQuery {
-                title_contains: Some(todo_api::todo::fold_case("RAND 2")),
-                ..ListQuery::default()
-            })
-            .unwrap();
-        let ids: Vec<i64> = page
-            .items
-            .iter()
-            .map(|stored| stored.todo.id.get())
-            .collect();
+        let (ids, total) = search_of(store, "RAND 2");
         assert_eq!(ids, [2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
-        assert_eq!(page.total, 11);
+        assert_eq!(total, 11);
     };
     let has_trigram_index = |url: &str| {
         let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();

@@ -881,7 +881,7 @@ mod tests {
 
     use crate::store::{ListQuery, Store};
     use crate::testing::RusqliteExecutor;
-    use crate::testing::store::{all, fields, id, totals_of};
+    use crate::testing::store::{all, fields, id, search_of, totals_of};
     use crate::todo::fold_case;
 
     /// A database file of its own, which any number of store handles can open.
@@ -1074,20 +1074,7 @@ mod tests {
     fn the_sqlite_store_searches_through_a_trigram_index_every_write_keeps() {
         let fixture = Sqlite::new();
         let store = fixture.open();
-        let search = |text: &str| {
-            let page = store
-                .list(&ListQuery {
-                    title_contains: Some(fold_case(text)),
-                    ..ListQuery::default()
-                })
-                .unwrap();
-            let ids: Vec<i64> = page
-                .items
-                .iter()
-                .map(|stored| stored.todo.id.get())
-                .collect();
-            (ids, page.total)
-        };
+        let search = |text: &str| search_of(&store, text);
         store.create(&fields("Buy MILK", false)).unwrap();
         store.create(&fields("Walk the \"dog\"", false)).unwrap();
         store.create(&fields("STRAẞE fegen", false)).unwrap();

@@ -34,6 +34,19 @@ pub fn page_of(
     (ids, page.total)
 }
 
+/// The ids of the todos whose title contains `text` (ignoring case), in id order, and the
+/// total.
+pub fn search_of(store: &impl Store, text: &str) -> (Vec<i64>, u64) {
+    let page = store
+        .list(&ListQuery {
+            title_contains: Some(crate::todo::fold_case(text)),
+            ..ListQuery::default()
+        })
+        .unwrap();
+    let ids = page.items.iter().map(|s| s.todo.id.get()).collect();
+    (ids, page.total)
+}
+
 /// Every stored todo's id, in order.
 pub fn all(store: &impl Store) -> Vec<i64> {
     page_of(store, None, 0, u64::MAX).0

@@ -32,21 +32,9 @@ impl<R: DirReader> DirStore<R> {
     /// Replaces the generation of `id`'s block with a fresh token, durably: every summary
     /// of the block written before is void from now on.
     pub(super) fn touch_summary(&self, id: TodoId) -> io::Result<()> {
-        let dir = self.root.join(SUMMARIES);
-        let target = self.root.join(generation_path(id.get() / SUMMARY_BLOCK));
-        let staged = self.stage(format!("{:016x}", random_u64()).as_bytes(), false)?;
-        let moved = match fs::rename(&staged, &target) {
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                create_layout_dir(&dir)?;
-                fs::rename(&staged, &target)
-            }
-            other => other,
-        };
-        if let Err(e) = moved {
-            let _ = fs::remove_file(&staged);
-            return Err(e);
-        }
-        sync_dir(&dir)
+        let token = format!("{:016x}", random_u64());
+        self.place(&generation_path(id.get() / SUMMARY_BLOCK), token.as_bytes())?;
+        sync_dir(&self.root.join(SUMMARIES))
     }
 
     /// A list searched by title or in another order than by id, from the summaries: each
@@ -110,13 +98,15 @@ impl<R: DirReader> DirStore<R> {
         }
         let bytes = summary_bytes(&tag, &todos);
         // Best effort: without it the next search reads the block again.
-        let _ = self.write_summary(block, &bytes);
+        let _ = self.place(&summary_path(block), &bytes);
         Ok(bytes)
     }
 
-    fn write_summary(&self, block: i64, bytes: &[u8]) -> io::Result<()> {
+    /// Puts `bytes` at `path` under the summaries directory (created if need be), staged and
+    /// renamed into place, replacing what was there in one step.
+    fn place(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
         let staged = self.stage(bytes, false)?;
-        let target = self.root.join(summary_path(block));
+        let target = self.root.join(path);
         let moved = match fs::rename(&staged, &target) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 create_layout_dir(&self.root.join(SUMMARIES))?;
