@@ -908,7 +908,7 @@ fn three_spin_up_replicas_of_the_spin_build_share_one_libsql_database_through_a_
         || {
             if !sqld.takes_writes() {
                 eprintln!(
-                    "sqld took no write 30 s after the load ended: restarting it\n{}",
+                    "sqld takes no write now that the load is over: restarting it\n{}",
                     tail(&sqld.log(), 20)
                 );
                 sqld.restart();
