@@ -39,6 +39,7 @@ Writes bench/results/results.json, results.md and chart.svg. Ratios are the head
 absolute times move from machine to machine. BENCH_QUICK=1: a smoke run of seconds.
 BENCH_ONLY=hosts: measure only the "where it really runs" section again, into the last results;
 BENCH_ONLY=scaling: only the sections by number of stored todos.
+BENCH_ONLY=codings: only the section on compressed answers.
 
 Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
 the native server is bench/native-server, the floors bench/floor-*)
@@ -215,11 +216,13 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def wrk(url, connections, duration, script=None):
+def wrk(url, connections, duration, script=None, headers=()):
     """Requests per second and p50/p99 latency in ms."""
     command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration}s", "--latency"]
     if script:
         command += ["-s", script]
+    for header in headers:
+        command += ["-H", header]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
 
     def latency(percentile):
@@ -462,6 +465,47 @@ def list_costs(base, count):
     for key, path in SEARCHES.items():
         costs[key] = timed_requests(base + path, count)
     return costs
+
+
+# What compression saves and costs: a page of PAGE todos (gzip at run time) and the OpenAPI
+# document (brotli and gzip made at build time), under make serve's wasmtime serve.
+CODINGS = {"page of 100 (GET /todos)": ("/todos", ["identity", "gzip"]),
+           "GET /openapi.json": ("/openapi.json", ["identity", "gzip", "br"])}
+CODING_ROUNDS = 1 if QUICK else 3
+
+
+def fetch_coded(url, coding):
+    """The bytes of the answer to GET url with Accept-Encoding: coding, checked to be in it."""
+    request = urllib.request.Request(url, headers={"accept-encoding": coding})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        sent = response.headers.get("content-encoding") or "identity"
+        assert sent == coding, (url, coding, sent)
+        return response.read()
+
+
+def codings(wasmtime, native, work):
+    """Bytes, throughput and latency of each answer in each coding at 8 connections, the
+    codings in turn CODING_ROUNDS times; the median round."""
+    data = work / "codings"
+    data.mkdir()
+    seed_dir_store(data, PAGE)
+    server = Server("todo-pooled", wasmtime, native, data)
+    server.wait_ready("/healthz")
+    results = {}
+    for name, (path, names) in CODINGS.items():
+        rounds = {coding: [] for coding in names}
+        for _ in range(CODING_ROUNDS):
+            for coding in names:
+                rounds[coding].append(wrk(server.base + path, 8, DURATION, headers=[f"Accept-Encoding: {coding}"]))
+        entry = {}
+        for coding in names:
+            median = sorted(rounds[coding], key=lambda m: m["rps"])[len(rounds[coding]) // 2]
+            entry[coding] = {"bytes": len(fetch_coded(server.base + path, coding)), **median}
+            print(f"  {name:26} {coding:8} {entry[coding]['bytes']:7} bytes {median['rps']:8.0f} req/s "
+                  f"p50 {median['p50_ms']:.3f} ms", flush=True)
+        results[name] = entry
+    server.stop()
+    return results
 
 
 def postgres_server():
@@ -773,6 +817,23 @@ def markdown(results):
     ]
     for count, m in results["revisions"].items():
         lines.append(f"| {count:,} | {m['get_ms']:.3f} |")
+    if "codings" in results:
+        lines += [
+            "",
+            "## Compressed answers (make serve's wasmtime serve, 8 connections)",
+            "",
+            "A page of 100 todos is gzipped at run time (level 1); the OpenAPI document is served",
+            f"from brotli and gzip copies made at build time. Codings in turn, {CODING_ROUNDS} rounds; the median.",
+            "",
+            "| answer | coding | bytes | ÷ identity bytes | req/s | ÷ identity req/s | p50 (ms) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, entry in results["codings"].items():
+            plain = entry["identity"]
+            for coding, m in entry.items():
+                lines.append(
+                    f"| {name} | {coding} | {m['bytes']:,} | {ratio(m['bytes'], plain['bytes']):.2f} | "
+                    f"{m['rps']:.0f} | {ratio(m['rps'], plain['rps']):.2f} | {m['p50_ms']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -876,7 +937,7 @@ def main():
         (RESULTS / f"headline{suffix}.md").write_text(headline_table(results))
         return
     # Measures one section again into the last results.
-    again = {"hosts": hosts, "scaling": scaling}.get(os.environ.get("BENCH_ONLY", ""))
+    again = {"hosts": hosts, "scaling": scaling, "codings": codings}.get(os.environ.get("BENCH_ONLY", ""))
     if again:
         suffix = "-quick" if QUICK else ""
         results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
@@ -915,6 +976,8 @@ def main():
         results["scaling"] = scaling(wasmtime, native, work)
         print("cost by revisions of one todo:", flush=True)
         results["revisions"] = revisions(wasmtime, native, work)
+        print("compressed answers:", flush=True)
+        results["codings"] = codings(wasmtime, native, work)
         write_results(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)

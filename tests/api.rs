@@ -519,6 +519,227 @@ fn the_openapi_document_is_served<S: Store>(api: Api<S>) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Content codings: compressed answers, their tags, gzip request bodies
+
+const GZIP: (&str, &str) = ("accept-encoding", "gzip");
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut decoded)
+        .expect("a gzip answer");
+    decoded
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn vary(response: &Response<Vec<u8>>) -> Vec<&str> {
+    let values = response.headers().get_all("vary").iter();
+    values.map(|value| value.to_str().unwrap()).collect()
+}
+
+/// A title of 400 three-byte characters: its todo is over the compression threshold.
+fn long_title() -> String {
+    "€".repeat(400)
+}
+
+fn answers_are_compressed_as_accept_encoding_asks<S: Store>(api: Api<S>) {
+    for n in 0..30 {
+        api.post(json!({ "title": format!("todo number {n} of a list long enough") }));
+    }
+    let plain = api.get("/todos");
+    assert!(plain.body().len() >= api::MIN_COMPRESSED_BYTES);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(vary(&plain), ["Accept-Encoding"]);
+    for accept in [
+        "gzip",
+        "GZIP",
+        "br, gzip;q=0.5",
+        "*",
+        "x-gzip",
+        "identity;q=0.5, gzip",
+    ] {
+        let coded = api.send("GET", "/todos", &[("accept-encoding", accept)], b"");
+        assert_eq!(header(&coded, "content-encoding"), "gzip", "{accept}");
+        assert_eq!(vary(&coded), ["Accept-Encoding"]);
+        assert_eq!(gunzip(coded.body()), plain.body().as_slice(), "{accept}");
+        assert_eq!(header(&coded, "x-total-count"), "30");
+        assert!(
+            coded.body().len() < plain.body().len() / 3,
+            "{}",
+            coded.body().len()
+        );
+        // HEAD: the same headers, Content-Length the encoded length.
+        let head = api.send("HEAD", "/todos", &[("accept-encoding", accept)], b"");
+        let mut expected = coded.headers().clone();
+        expected.insert("content-length", coded.body().len().into());
+        assert_eq!(head.headers(), &expected, "{accept}");
+    }
+    for refused in [
+        "gzip;q=0",
+        "",
+        "deflate",
+        "identity",
+        "gzip;q=0.5, identity",
+        "gzip;q=x",
+    ] {
+        let identity = api.send("GET", "/todos", &[("accept-encoding", refused)], b"");
+        assert!(
+            identity.headers().get("content-encoding").is_none(),
+            "{refused}"
+        );
+        assert_eq!(identity.body(), plain.body(), "{refused}");
+        assert_eq!(vary(&identity), ["Accept-Encoding"]);
+    }
+    // A small answer goes out as it is, unless the client refuses identity.
+    let small = api.send("GET", "/todos/1", &[GZIP], b"");
+    assert!(small.headers().get("content-encoding").is_none());
+    assert_eq!(vary(&small), ["Accept-Encoding"]);
+    let refused = [("accept-encoding", "gzip, identity;q=0")];
+    let forced = api.send("GET", "/todos/1", &refused, b"");
+    assert_eq!(header(&forced, "content-encoding"), "gzip");
+    assert_eq!(gunzip(forced.body()), small.body().as_slice());
+    // Problems and answers without content are never encoded, nor vary.
+    let missing = api.send("GET", "/todos/999", &refused, b"");
+    problem(&missing, 404);
+    assert!(missing.headers().get("content-encoding").is_none());
+    assert!(vary(&missing).is_empty());
+    // The OpenAPI document in brotli or gzip, compressed at build time.
+    let document = api.get("/openapi.json");
+    for (accept, coding) in [
+        ("br", "br"),
+        ("gzip, br", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0.1, gzip", "gzip"),
+    ] {
+        let coded = api.send("GET", "/openapi.json", &[("accept-encoding", accept)], b"");
+        assert_eq!(header(&coded, "content-encoding"), coding, "{accept}");
+        assert_eq!(vary(&coded), ["Accept-Encoding"]);
+        let decoded = match coding {
+            "br" => {
+                let mut decoded = Vec::new();
+                brotli::BrotliDecompress(&mut coded.body().as_slice(), &mut decoded).unwrap();
+                decoded
+            }
+            _ => gunzip(coded.body()),
+        };
+        assert_eq!(decoded, document.body().as_slice(), "{accept}");
+    }
+}
+
+fn each_representation_has_its_own_tag<S: Store>(api: Api<S>) {
+    let created = api.send(
+        "POST",
+        "/todos",
+        &[JSON, GZIP],
+        json!({ "title": long_title() }).to_string().as_bytes(),
+    );
+    assert_eq!(created.status(), 201);
+    assert_eq!(header(&created, "content-encoding"), "gzip");
+    assert_eq!(header(&created, "etag"), "\"1-gzip\"");
+    let plain = api.get("/todos/1");
+    assert_eq!(header(&plain, "etag"), "\"1\"");
+    let coded = api.send("GET", "/todos/1", &[GZIP], b"");
+    assert_eq!(header(&coded, "etag"), "\"1-gzip\"");
+    assert_eq!(gunzip(coded.body()), plain.body().as_slice());
+    // If-None-Match on a GET compares with the representation it selects: a gzip tag never
+    // makes an identity answer 304, nor the other way round.
+    let revalidate = |tag: &str, accept: &[(&str, &str)]| {
+        let mut headers = vec![("if-none-match", tag)];
+        headers.extend_from_slice(accept);
+        api.send("GET", "/todos/1", &headers, b"")
+    };
+    let not_modified = revalidate("\"1-gzip\"", &[GZIP]);
+    assert_eq!(not_modified.status(), 304);
+    assert_eq!(header(&not_modified, "etag"), "\"1-gzip\"");
+    assert_eq!(vary(&not_modified), ["Accept-Encoding"]);
+    assert_eq!(revalidate("\"1-gzip\"", &[]).status(), 200);
+    assert_eq!(revalidate("\"1\"", &[GZIP]).status(), 200);
+    assert_eq!(revalidate("\"1\"", &[]).status(), 304);
+    let head = api.send(
+        "HEAD",
+        "/todos/1",
+        &[("if-none-match", "\"1-gzip\""), GZIP],
+        b"",
+    );
+    assert_eq!(head.status(), 304);
+    // A write takes the tag of any representation of the current todo: no lost update, no
+    // needless 412.
+    let patch = |tag: &str, title: &str| {
+        api.send(
+            "PATCH",
+            "/todos/1",
+            &[
+                ("if-match", tag),
+                ("content-type", "application/merge-patch+json"),
+            ],
+            json!({ "title": title }).to_string().as_bytes(),
+        )
+    };
+    let changed = patch("\"1-gzip\"", "b");
+    assert_eq!(changed.status(), 200);
+    assert_eq!(header(&changed, "etag"), "\"2\"");
+    problem(&patch("\"1-gzip\"", "c"), 412);
+    problem(&patch("\"1\"", "c"), 412);
+    assert_eq!(patch("\"2\"", &long_title()).status(), 200);
+    let kept = api.send(
+        "PUT",
+        "/todos/1",
+        &[JSON, ("if-none-match", "\"3-gzip\"")],
+        br#"{"title":"d"}"#,
+    );
+    problem(&kept, 412);
+    let deleted = api.send("DELETE", "/todos/1", &[("if-match", "\"3-gzip\"")], b"");
+    assert_eq!(deleted.status(), 204);
+}
+
+fn gzip_request_bodies_are_read_and_other_codings_refused<S: Store>(api: Api<S>) {
+    let gzipped = [JSON, ("content-encoding", "gzip")];
+    let created = api.send("POST", "/todos", &gzipped, &gzip(br#"{"title":"zipped"}"#));
+    assert_eq!(created.status(), 201);
+    assert_eq!(body(&created)["title"], "zipped");
+    let patched = api.send(
+        "PATCH",
+        "/todos/1",
+        &[
+            ("content-type", "application/merge-patch+json"),
+            ("content-encoding", "x-gzip"),
+        ],
+        &gzip(br#"{"isComplete":true}"#),
+    );
+    assert_eq!(body(&patched)["isComplete"], true);
+    for coding in ["br", "deflate", "gzip, gzip", "compress"] {
+        let refused = api.send(
+            "POST",
+            "/todos",
+            &[JSON, ("content-encoding", coding)],
+            br#"{"title":"x"}"#,
+        );
+        problem(&refused, 415);
+        assert_eq!(header(&refused, "accept-encoding"), "gzip", "{coding}");
+    }
+    problem(
+        &api.send("POST", "/todos", &gzipped, br#"{"title":"not gzip"}"#),
+        400,
+    );
+    // A gzip bomb: 16 MiB of spaces in some 16 KiB, under the default limit of 64 KiB
+    // encoded: 413 once the decoded body passes the limit, decoded no further.
+    let mut bomb_content = b"{\"title\":\"a\"".to_vec();
+    bomb_content.resize(16 << 20, b' ');
+    bomb_content.push(b'}');
+    let bomb = gzip(&bomb_content);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    problem(&api.send("POST", "/todos", &gzipped, &bomb), 413);
+    // Nothing refused was written.
+    assert_eq!(api.all().as_array().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
 // HTTP semantics: methods, preconditions, request content, search and sort
 
 fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
@@ -893,6 +1114,9 @@ on_every_store!(
     query_parameters_are_given_once,
     query_names_bind_ignoring_case,
     search_matches_titles_ignoring_case_and_sorts_by_every_key,
+    answers_are_compressed_as_accept_encoding_asks,
+    each_representation_has_its_own_tag,
+    gzip_request_bodies_are_read_and_other_codings_refused,
 );
 
 #[test]

@@ -68,6 +68,7 @@ fn black_box_suite(fresh: impl Fn(&Path) -> SpinUpConfig) {
     assert_eq!(call("GET", "/todos?page=99", &[], b"").json(), json!([]));
     assert!(call("DELETE", "/todos/999", &[("if-match", "\"1\"")], b"").is_problem(404));
     support::black_box::binding_as_aspnet_binds(call);
+    support::black_box::codings_as_negotiated(call);
     support::black_box::concurrent_creates(&call, 40);
     support::black_box::racing_writes(&call);
 }

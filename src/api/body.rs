@@ -17,14 +17,16 @@ use http::{HeaderMap, header};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::encoding::{self, BodyCoding, GunzipError};
 use super::failure::{BodyError, Failure};
 
 pub const JSON: &str = "application/json";
 pub const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// Checks what the headers say of the body, before preconditions are evaluated (a
-/// §13.2.1 "normal request check"): a JSON media type in UTF-8, and a declared length
-/// within `limit`. `accepted` names the media types for the `415` answer.
+/// §13.2.1 "normal request check"): a JSON media type in UTF-8, no content coding but
+/// gzip, and a declared length within `limit`. `accepted` names the media types for the
+/// `415` answer.
 pub fn check_declared(
     headers: &HeaderMap,
     accepted: &'static [&'static str],
@@ -45,6 +47,9 @@ pub fn check_declared(
         if name.trim().eq_ignore_ascii_case("charset") && !value.eq_ignore_ascii_case("utf-8") {
             return Err(Failure::Body(BodyError::NotUtf8(value.to_owned())));
         }
+    }
+    if encoding::body_coding(headers).is_none() {
+        return Err(Failure::Body(BodyError::UnsupportedCoding));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -72,22 +77,36 @@ fn is_json(essence: &str) -> bool {
         && (essence == JSON || (subtype.len() > 5 && subtype.ends_with("+json")))
 }
 
-/// Reads the body, at most `limit` bytes (a body past it is `413`, unread beyond that), and
-/// parses it as one JSON object, keeping only `members` (by their canonical names). A
-/// reader that fails with [`io::ErrorKind::TimedOut`] (the host adapter's deadline for the
-/// whole body, `body_timeout_ms`) is `408`.
+/// Reads the body, sent in `coding`, at most `limit` bytes of it (a body past it,
+/// encoded or decoded, is `413`, unread beyond that), and parses it as one JSON object,
+/// keeping only `members` (by their canonical names). A reader that fails with
+/// [`io::ErrorKind::TimedOut`] (the host adapter's deadline for the whole body,
+/// `body_timeout_ms`) is `408`.
 pub fn read_object<B: Read>(
     body: B,
+    coding: BodyCoding,
     limit: usize,
     members: &'static [&'static str],
 ) -> Result<Map<String, Value>, Failure> {
+    let unreadable = |error: io::Error| match error.kind() {
+        io::ErrorKind::TimedOut => Failure::Body(BodyError::TooSlow),
+        _ => Failure::Body(BodyError::Unreadable(error.to_string())),
+    };
     let mut bytes = Vec::new();
-    body.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| match error.kind() {
-            io::ErrorKind::TimedOut => Failure::Body(BodyError::TooSlow),
-            _ => Failure::Body(BodyError::Unreadable(error.to_string())),
-        })?;
+    match coding {
+        BodyCoding::Identity => {
+            body.take(limit as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(unreadable)?;
+        }
+        BodyCoding::Gzip => {
+            encoding::gunzip(body, limit, &mut bytes).map_err(|error| match error {
+                GunzipError::Body(error) => unreadable(error),
+                GunzipError::NotGzip => Failure::Body(BodyError::NotGzip),
+                GunzipError::TooLarge => Failure::Body(BodyError::TooLarge(limit)),
+            })?;
+        }
+    }
     if bytes.len() > limit {
         return Err(Failure::Body(BodyError::TooLarge(limit)));
     }
@@ -194,7 +213,7 @@ mod tests {
     const MEMBERS: &[&str] = &["title", "isComplete"];
 
     fn read(body: &[u8]) -> Result<Value, String> {
-        read_object(body, 1000, MEMBERS)
+        read_object(body, BodyCoding::Identity, 1000, MEMBERS)
             .map(Value::Object)
             .map_err(|failure| failure.into_problem().detail)
     }
@@ -233,6 +252,35 @@ mod tests {
         assert_eq!(check("application/json; charset=utf-16"), Err(415));
         assert_eq!(check("application/json; charset=latin1"), Err(415));
         assert_eq!(check("text/plain"), Err(415));
+    }
+
+    #[test]
+    fn a_gzip_body_is_read_and_any_other_coding_is_415() {
+        let declared = |coding: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, JSON.parse().unwrap());
+            headers.insert(header::CONTENT_ENCODING, coding.parse().unwrap());
+            check_declared(&headers, &[JSON], 100).map_err(|f| {
+                let problem = f.into_problem();
+                let accept = problem
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name == header::ACCEPT_ENCODING);
+                (problem.status, accept.map(|(_, value)| value.clone()))
+            })
+        };
+        assert_eq!(declared("gzip"), Ok(()));
+        assert_eq!(declared("br"), Err((415, Some("gzip".to_owned()))));
+        let body = encoding::gzip(br#"{"title":"a"}"#);
+        let read = read_object(&body[..], BodyCoding::Gzip, 100, MEMBERS).unwrap();
+        assert_eq!(Value::Object(read), serde_json::json!({"title": "a"}));
+        let not_gzip = read_object(&b"{}"[..], BodyCoding::Gzip, 100, MEMBERS).unwrap_err();
+        assert_eq!(not_gzip.into_problem().status, 400);
+        // The limit is on the decoded body.
+        let big = encoding::gzip(format!(r#"{{"title":"{}"}}"#, "a".repeat(200)).as_bytes());
+        assert!(big.len() < 100);
+        let too_large = read_object(&big[..], BodyCoding::Gzip, 100, MEMBERS).unwrap_err();
+        assert_eq!(too_large.into_problem().status, 413);
     }
 
     #[test]
@@ -287,15 +335,24 @@ mod tests {
                 Ok(n)
             }
         }
-        let answer = |kind| read_object(Stalled(b"{\"title\":", kind), 1000, MEMBERS).unwrap_err();
-        let late = answer(io::ErrorKind::TimedOut).into_problem();
-        assert_eq!(late.status, 408);
-        assert!(
-            late.detail
-                .contains("did not arrive within the time allowed")
-        );
-        let broken = answer(io::ErrorKind::ConnectionReset).into_problem();
-        assert_eq!(broken.status, 400);
-        assert!(!broken.detail.contains("stalled"), "{}", broken.detail);
+        for coding in [BodyCoding::Identity, BodyCoding::Gzip] {
+            let sent: &'static [u8] = match coding {
+                BodyCoding::Identity => b"{\"title\":",
+                // The start of a gzip body: its header and some of the deflate stream.
+                BodyCoding::Gzip => encoding::gzip(b"{\"title\":\"a\"}").leak().split_at(14).0,
+            };
+            let answer =
+                |kind| read_object(Stalled(sent, kind), coding, 1000, MEMBERS).unwrap_err();
+            let late = answer(io::ErrorKind::TimedOut).into_problem();
+            assert_eq!(late.status, 408, "{coding:?}");
+            assert!(
+                late.detail
+                    .contains("did not arrive within the time allowed")
+            );
+            let broken = answer(io::ErrorKind::ConnectionReset).into_problem();
+            assert_eq!(broken.status, 400, "{coding:?}");
+            assert!(!broken.detail.contains("stalled"), "{}", broken.detail);
+            assert!(!broken.detail.contains("gzip"), "{}", broken.detail);
+        }
     }
 }

@@ -68,6 +68,10 @@ pub enum BodyError {
     NotJson(&'static [&'static str]),
     /// A charset other than UTF-8 declared.
     NotUtf8(String),
+    /// A `Content-Encoding` other than gzip.
+    UnsupportedCoding,
+    /// Sent as gzip, and not gzip.
+    NotGzip,
     /// The host failed to deliver the body (the client went away, say); the cause is
     /// for the log.
     Unreadable(String),
@@ -149,6 +153,11 @@ answers! {
         .with_accept_patch(accepted);
     Failure::Body(BodyError::NotUtf8(charset)) => UNSUPPORTED_MEDIA_TYPE,
         format!("JSON must be sent as UTF-8, not as charset {charset}.");
+    Failure::Body(BodyError::UnsupportedCoding) => UNSUPPORTED_MEDIA_TYPE,
+        "The body must be sent as it is or with Content-Encoding: gzip.",
+        .with_header(header::ACCEPT_ENCODING, "gzip");
+    Failure::Body(BodyError::NotGzip) => BAD_REQUEST,
+        "The request body is not valid gzip, as its Content-Encoding says.";
     Failure::Body(BodyError::Unreadable(cause)) => BAD_REQUEST,
         logged(format_args!("request body unreadable: {cause}"), "The request body could not be read to its end.");
     Failure::Body(BodyError::TooSlow) => REQUEST_TIMEOUT,

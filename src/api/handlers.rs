@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
 
 use super::body::{self, JSON, MERGE_PATCH};
+use super::encoding::{self, Accepted, BodyCoding, Coding};
 use super::failure::Failure;
 use super::preconditions::{Preconditions, Verdict};
 use super::query::ListParams;
@@ -40,6 +41,9 @@ pub struct Incoming<'a, B> {
     pub body: B,
     pub limits: &'a Limits,
     pub preconditions: Preconditions,
+    /// What `Accept-Encoding` accepts: a `GET` compares `If-None-Match` with the tag of
+    /// the representation it selects.
+    pub accepted: &'a Accepted,
 }
 
 /// An operation with its target found.
@@ -59,23 +63,29 @@ enum Resolved {
 
 pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming<'_, B>) -> Answer {
     let resolved = resolve(store, operation, &request)?;
-    let tag = match &resolved {
-        Resolved::Get(current)
-        | Resolved::Replace(current)
+    let tags: Vec<String> = match &resolved {
+        // The representation a GET (or HEAD) selects: in gzip where `encoding::encode` will
+        // send it so, which depends on its length.
+        Resolved::Get(current) => {
+            let length = serde_json::to_vec(&current.todo).map_or(0, |body| body.len());
+            let coding = request.accepted.choose(&[Coding::Gzip], length);
+            vec![encoding::tag_in(&etag(current.revision), coding)]
+        }
+        Resolved::Replace(current)
         | Resolved::Patch(current)
         | Resolved::Delete(current)
-        | Resolved::Describe(_, Some(current)) => Some(etag(current.revision)),
-        _ => None,
+        | Resolved::Describe(_, Some(current)) => {
+            encoding::tags_of_every_coding(&etag(current.revision)).to_vec()
+        }
+        _ => Vec::new(),
     };
-    if request
-        .preconditions
-        .evaluate(request.method, tag.as_deref())?
-        == Verdict::NotModified
-    {
+    if request.preconditions.evaluate(request.method, &tags)? == Verdict::NotModified {
+        // What the 200 would have carried that describes it (RFC 9110 §15.4.5).
         let mut response = empty(StatusCode::NOT_MODIFIED);
-        if let Some(tag) = &tag {
+        if let Some(tag) = tags.first() {
             insert_etag(&mut response, tag);
         }
+        encoding::vary(response.headers_mut());
         return Ok(response);
     }
     match resolved {
@@ -94,10 +104,7 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
             store.check_ready()?;
             Ok(text(StatusCode::OK, "Healthy"))
         }
-        Resolved::OpenApi => Ok(json_bytes(
-            StatusCode::OK,
-            super::OPENAPI_JSON.as_bytes().to_vec(),
-        )),
+        Resolved::OpenApi => Ok(openapi(request.accepted)),
         Resolved::Describe(route, _) => {
             let mut response = empty(StatusCode::NO_CONTENT);
             if let Ok(allow) = HeaderValue::try_from(route.allow_header()) {
@@ -189,13 +196,14 @@ impl Change {
 fn change_todo<S: Store, B: Read>(
     store: &S,
     current: Versioned,
-    request: Incoming<'_, B>,
+    mut request: Incoming<'_, B>,
     parse: fn(&Map<String, Value>, usize) -> Result<Change, FieldErrors>,
 ) -> Answer {
-    let limits = request.limits;
-    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
+    let (limits, method) = (request.limits, request.method);
+    let preconditions = std::mem::take(&mut request.preconditions);
+    let body = read_todo_object(request)?;
     let change = parse(&body, limits.max_title_chars).map_err(Failure::Invalid)?;
-    let (method, preconditions) = (request.method, &request.preconditions);
+    let preconditions = &preconditions;
     let stored = write_conditionally(store, method, preconditions, current, &|current| {
         let fields = change.applied_to(current);
         if fields == current.todo.fields() {
@@ -241,16 +249,29 @@ fn write_conditionally<S: Store>(
             Written::NotFound => return Err(Failure::NoTodo(id)),
             Written::Conflict => {
                 current = store.get(id)?.ok_or(Failure::NoTodo(id))?;
-                preconditions.evaluate(method, Some(&etag(current.revision)))?;
+                let tags = encoding::tags_of_every_coding(&etag(current.revision));
+                preconditions.evaluate(method, &tags)?;
             }
         }
     }
     Err(Failure::Contention(id))
 }
 
+/// The request's body as a JSON object of the todo's members (`check_declared` has
+/// refused every content coding but gzip).
+fn read_todo_object<B: Read>(request: Incoming<'_, B>) -> Result<Map<String, Value>, Failure> {
+    let coding = encoding::body_coding(request.headers).unwrap_or(BodyCoding::Identity);
+    body::read_object(
+        request.body,
+        coding,
+        request.limits.max_body_bytes,
+        todo::MEMBERS,
+    )
+}
+
 fn new_todo<B: Read>(request: Incoming<'_, B>) -> Result<TodoFields, Failure> {
     let limits = request.limits;
-    let body = body::read_object(request.body, limits.max_body_bytes, todo::MEMBERS)?;
+    let body = read_todo_object(request)?;
     todo::parse_new_todo(&body, limits.max_title_chars).map_err(Failure::Invalid)
 }
 
@@ -274,6 +295,27 @@ fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
+    response
+}
+
+/// The OpenAPI document in the coding `accepted` chooses of those `build.rs` made.
+fn openapi(accepted: &Accepted) -> Response<Vec<u8>> {
+    let identity = super::OPENAPI_JSON.as_bytes();
+    let coding = accepted.choose(&[Coding::Br, Coding::Gzip], identity.len());
+    let content = match coding {
+        Coding::Br => super::OPENAPI_JSON_BR,
+        Coding::Gzip => super::OPENAPI_JSON_GZIP,
+        Coding::Identity => identity,
+    };
+    let mut response = json_bytes(StatusCode::OK, content.to_vec());
+    let headers = response.headers_mut();
+    if coding != Coding::Identity {
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(if coding == Coding::Br { "br" } else { "gzip" }),
+        );
+    }
+    encoding::vary(headers);
     response
 }
 

@@ -17,10 +17,11 @@
 //! A request goes through, in order: [`route`] (path and method to an operation; `404`,
 //! `405`), CORS preflights, bearer tokens ([`crate::jwt`]), the operation's own checks
 //! and its [`preconditions`] (`304`, `412`), then the handler reads the [`body`] and
-//! answers ([`handlers`]). Every failure is one [`failure::Failure`], answered as an
-//! RFC 9457 problem.
+//! answers ([`handlers`]), in the content coding the client accepts ([`encoding`]). Every
+//! failure is one [`failure::Failure`], answered as an RFC 9457 problem.
 
 mod body;
+mod encoding;
 mod failure;
 mod handlers;
 mod preconditions;
@@ -31,6 +32,7 @@ use std::io::Read;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 
+pub use encoding::MIN_COMPRESSED_BYTES;
 pub use failure::{FAILURE_STATUSES, Failure};
 pub use handlers::SUCCESS_STATUSES;
 pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -47,6 +49,10 @@ use preconditions::Preconditions;
 /// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
 /// `build.rs`); `tests/openapi.rs` keeps it in step with [`routes`].
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
+/// [`OPENAPI_JSON`] compressed by `build.rs`, with brotli and with gzip.
+pub const OPENAPI_JSON_BR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br"));
+pub const OPENAPI_JSON_GZIP: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz"));
 
 /// Every status the API answers with, for any input, sorted: what the handlers succeed
 /// with and what [`Failure`] answers (the README's tables; hostile-input tests hold every
@@ -90,6 +96,7 @@ pub fn handle<S: Store, B: Read>(
         Ok(cors) => cors,
         Err(error) => return misconfigured(error),
     };
+    let accepted = encoding::Accepted::parse(&parts.headers);
     let answer = route.and_then(|route| {
         let operation =
             route::operation(route, &parts.method).ok_or_else(|| Failure::MethodNotAllowed {
@@ -115,10 +122,13 @@ pub fn handle<S: Store, B: Read>(
             body,
             limits: &limits,
             preconditions: Preconditions::parse(&parts.headers)?,
+            accepted: &accepted,
         };
         handlers::run(store, operation, request)
     });
     let mut response = answer.unwrap_or_else(Failure::into_response);
+    // Before HEAD drops the content: its Content-Length is the encoded length.
+    encoding::encode(&mut response, &accepted);
     if parts.method == Method::HEAD {
         without_content(&mut response);
     }

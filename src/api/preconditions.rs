@@ -52,8 +52,11 @@ impl Preconditions {
     }
 
     /// Evaluates the preconditions in the order of §13.2.2 for `method` on a target that
-    /// exists, whose current strong entity tag is `current` (`None`: it has none).
-    pub fn evaluate(&self, method: &Method, current: Option<&str>) -> Result<Verdict, Failure> {
+    /// exists, whose current strong entity tags are `current` (none: it has no tag, as the
+    /// collection `POST` writes to). A `GET` names the tag of the representation it selects; a write,
+    /// the tags of every representation of the current state (each content coding has its
+    /// own tag, and a client may hold any of them).
+    pub fn evaluate(&self, method: &Method, current: &[String]) -> Result<Verdict, Failure> {
         let failed = || Failure::Precondition(PreconditionError::Failed);
         // 1. If-Match, by strong comparison: `*` holds for any current representation.
         if let Some(condition) = &self.if_match
@@ -100,11 +103,12 @@ impl Condition {
         }
     }
 
-    /// Whether this condition matches a target whose current tag is `current`.
-    fn holds(&self, current: Option<&str>, strong: bool) -> bool {
+    /// Whether this condition matches a target whose current tags are `current`. The
+    /// target exists (a missing todo is a `404` first), so `*` always holds.
+    fn holds(&self, current: &[String], strong: bool) -> bool {
         match self {
             Self::Any => true,
-            Self::Tags(tags) => current.is_some_and(|current| {
+            Self::Tags(tags) => current.iter().any(|current| {
                 tags.iter()
                     .any(|tag| !(strong && tag.weak) && tag.opaque == current.as_bytes())
             }),
@@ -163,7 +167,8 @@ mod tests {
     }
 
     fn verdict(lines: &[(&HeaderName, &str)], method: Method, current: Option<&str>) -> String {
-        match preconditions(lines).and_then(|p| p.evaluate(&method, current)) {
+        let current: Vec<String> = current.into_iter().map(str::to_owned).collect();
+        match preconditions(lines).and_then(|p| p.evaluate(&method, &current)) {
             Ok(verdict) => format!("{verdict:?}"),
             Err(failure) => format!("{}", failure.into_problem().status),
         }
@@ -228,6 +233,17 @@ mod tests {
         // An empty list matches nothing.
         assert_eq!(verdict(&[(im, "")], Method::GET, tag), "412");
         assert_eq!(verdict(&[(inm, "")], Method::PUT, tag), "Proceed");
+        // A write holds against any of the current representations' tags.
+        let both = ["\"2\"".to_owned(), "\"2-gzip\"".to_owned()];
+        let evaluate = |lines: &[(&HeaderName, &str)], method| {
+            preconditions(lines)
+                .unwrap()
+                .evaluate(&method, &both)
+                .is_ok()
+        };
+        assert!(evaluate(&[(im, "\"2-gzip\"")], Method::PUT));
+        assert!(evaluate(&[(im, "\"2\"")], Method::DELETE));
+        assert!(!evaluate(&[(inm, "\"2-gzip\"")], Method::PATCH));
         // If-Match first: a stale one fails even where If-None-Match would give 304.
         assert_eq!(
             verdict(&[(im, "\"1\""), (inm, "\"2\"")], Method::GET, tag),
