@@ -31,6 +31,16 @@ fn main() {
         std::fs::write(Path::new(&out).join(name), bytes).expect("write the OpenAPI document")
     };
     write("openapi.min.json", minified.as_bytes());
+    // The document's strong entity tag: FNV-1a of its bytes (as `store::fnv1a` computes it).
+    let fingerprint = minified
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    write(
+        "openapi.etag",
+        format!("\"o{fingerprint:016x}\"").as_bytes(),
+    );
 
     let mut brotli = Vec::new();
     let settings = brotli::enc::BrotliEncoderParams {

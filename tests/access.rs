@@ -579,6 +579,13 @@ fn protected_reads_need_a_token_but_probes_and_the_document_do_not() {
     );
     let read = api.send("GET", "/todos", &[("authorization", &bearer)], "");
     assert_eq!(read.status(), 200);
+    // What only a token may read no shared cache may keep.
+    assert_eq!(header(&read, "cache-control"), Some("private, no-cache"));
+    let document = api.send("GET", "/openapi.json", &[], "");
+    assert_eq!(
+        header(&document, "cache-control"),
+        Some("public, max-age=300")
+    );
 }
 
 /// `OPTIONS` on a todo is a read: under protected reads it tells no one without a token

@@ -740,6 +740,166 @@ fn gzip_request_bodies_are_read_and_other_codings_refused<S: Store>(api: Api<S>)
 }
 
 // ---------------------------------------------------------------------------------------
+// HTTP caching: tags and 304 on lists and the document, Cache-Control on every answer
+
+fn lists_revalidate_by_a_tag_that_moves_with_every_write<S: Store>(api: Api<S>) {
+    for title in ["a", "b", "c"] {
+        api.post(json!({ "title": title }));
+    }
+    let list = api.get("/todos");
+    let tag = header(&list, "etag").to_owned();
+    assert!(tag.starts_with("\"l"), "{tag}");
+    assert_eq!(header(&list, "cache-control"), "no-cache");
+    let revalidate = |path: &str, tag: &str| api.send("GET", path, &[("if-none-match", tag)], b"");
+    let not_modified = revalidate("/todos", &tag);
+    assert_eq!(not_modified.status(), 304);
+    assert!(not_modified.body().is_empty());
+    assert_eq!(header(&not_modified, "etag"), tag);
+    assert_eq!(header(&not_modified, "cache-control"), "no-cache");
+    assert_eq!(vary(&not_modified), ["Accept-Encoding"]);
+    assert_eq!(
+        api.send("HEAD", "/todos", &[("if-none-match", &tag)], b"")
+            .status(),
+        304
+    );
+    // Per URL: what the parameters select is part of the tag, however it is spelled.
+    let tag_of = |path: &str| header(&api.get(path), "etag").to_owned();
+    let others = [
+        "/todos?isComplete=false",
+        "/todos?pageSize=2",
+        "/todos?page=2&pageSize=2",
+        "/todos?title=a",
+        "/todos?sort=-title",
+    ];
+    for path in others {
+        assert_ne!(tag_of(path), tag, "{path}");
+        assert_eq!(revalidate(path, &tag).status(), 200, "{path}");
+    }
+    assert_eq!(tag_of("/todos?PAGESIZE=2"), tag_of("/todos?pageSize=2"));
+    // Reads, a write that changes nothing and a refused write leave it.
+    api.get("/todos/1");
+    let unchanged = api.send("PUT", "/todos/1", &[JSON], br#"{"title":"a"}"#);
+    assert_eq!(unchanged.status(), 200);
+    problem(
+        &api.send("DELETE", "/todos/1", &[("if-match", "\"9\"")], b""),
+        412,
+    );
+    assert_eq!(revalidate("/todos", &tag).status(), 304);
+    // Every write moves it: a change, on a page the change is not even on, too.
+    let pages: Vec<String> = others.iter().map(|path| tag_of(path)).collect();
+    for (method, path, body) in [
+        ("PATCH", "/todos/1", r#"{"isComplete":true}"#),
+        ("POST", "/todos", r#"{"title":"d"}"#),
+        ("DELETE", "/todos/4", ""),
+    ] {
+        let before = tag_of("/todos");
+        let written = api.send(
+            method,
+            path,
+            &[("content-type", "application/merge-patch+json")],
+            body.as_bytes(),
+        );
+        assert!(written.status().is_success(), "{method} {path}");
+        assert_eq!(
+            revalidate("/todos", &before).status(),
+            200,
+            "after {method}"
+        );
+        assert_ne!(tag_of("/todos"), before);
+    }
+    for (path, old) in others.iter().zip(&pages) {
+        assert_eq!(revalidate(path, old).status(), 200, "{path}");
+    }
+}
+
+fn a_compressed_list_revalidates_only_for_clients_that_accept_it<S: Store>(api: Api<S>) {
+    for n in 0..30 {
+        api.post(json!({ "title": format!("todo number {n} of a list long enough") }));
+    }
+    let coded = api.send("GET", "/todos", &[GZIP], b"");
+    let gzip_tag = header(&coded, "etag").to_owned();
+    assert!(gzip_tag.ends_with("-gzip\""), "{gzip_tag}");
+    let plain_tag = header(&api.get("/todos"), "etag").to_owned();
+    assert_eq!(
+        gzip_tag,
+        format!("{}-gzip\"", plain_tag.trim_end_matches('"'))
+    );
+    let revalidate = |tag: &str, accept: &str| {
+        api.send(
+            "GET",
+            "/todos",
+            &[("if-none-match", tag), ("accept-encoding", accept)],
+            b"",
+        )
+    };
+    let not_modified = revalidate(&gzip_tag, "gzip");
+    assert_eq!(not_modified.status(), 304);
+    assert_eq!(header(&not_modified, "etag"), gzip_tag);
+    // A gzip tag never makes an answer to a client that does not take gzip 304.
+    for refusing in ["identity", "gzip;q=0", ""] {
+        let answer = revalidate(&gzip_tag, refusing);
+        assert_eq!(answer.status(), 200, "{refusing:?}");
+        assert!(answer.headers().get("content-encoding").is_none());
+    }
+    // The identity representation stays acceptable to a client that takes gzip.
+    let identity = revalidate(&plain_tag, "gzip");
+    assert_eq!(identity.status(), 304);
+    assert_eq!(header(&identity, "etag"), plain_tag);
+    // Refusing identity: only the gzip tag holds.
+    assert_eq!(revalidate(&plain_tag, "gzip, identity;q=0").status(), 200);
+}
+
+fn every_answer_says_how_caches_may_keep_it<S: Store>(api: Api<S>) {
+    api.post(json!({ "title": "a" }));
+    let document = api.get("/openapi.json");
+    assert_eq!(header(&document, "cache-control"), "public, max-age=300");
+    let tag = header(&document, "etag").to_owned();
+    assert!(tag.starts_with("\"o"), "{tag}");
+    let cached = api.send("GET", "/openapi.json", &[("if-none-match", &tag)], b"");
+    assert_eq!(cached.status(), 304);
+    assert_eq!(header(&cached, "cache-control"), "public, max-age=300");
+    let brotli = api.send("GET", "/openapi.json", &[("accept-encoding", "br")], b"");
+    let brotli_tag = header(&brotli, "etag").to_owned();
+    assert_eq!(brotli_tag, tag.trim_end_matches('"').to_owned() + "-br\"");
+    assert_eq!(
+        api.send(
+            "GET",
+            "/openapi.json",
+            &[("if-none-match", &brotli_tag), ("accept-encoding", "br")],
+            b""
+        )
+        .status(),
+        304
+    );
+    assert_eq!(
+        api.send(
+            "GET",
+            "/openapi.json",
+            &[("if-none-match", &brotli_tag)],
+            b""
+        )
+        .status(),
+        200
+    );
+    for (method, path, body, policy) in [
+        ("GET", "/todos/1", "", "no-cache"),
+        ("POST", "/todos", r#"{"title":"b"}"#, "no-cache"),
+        ("PUT", "/todos/1", r#"{"title":"c"}"#, "no-cache"),
+        ("DELETE", "/todos/2", "", "no-cache"),
+        ("GET", "/healthz", "", "no-store"),
+        ("GET", "/readyz", "", "no-store"),
+        ("OPTIONS", "/todos/1", "", "no-store"),
+        ("GET", "/todos/99", "", "no-store"),
+        ("GET", "/todos?page=0", "", "no-store"),
+        ("POST", "/todos", "{", "no-store"),
+        ("GET", "/nothing", "", "no-store"),
+    ] {
+        let answer = api.send(method, path, &[JSON], body.as_bytes());
+        assert_eq!(header(&answer, "cache-control"), policy, "{method} {path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // HTTP semantics: methods, preconditions, request content, search and sort
 
 fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
@@ -1117,6 +1277,9 @@ on_every_store!(
     answers_are_compressed_as_accept_encoding_asks,
     each_representation_has_its_own_tag,
     gzip_request_bodies_are_read_and_other_codings_refused,
+    lists_revalidate_by_a_tag_that_moves_with_every_write,
+    a_compressed_list_revalidates_only_for_clients_that_accept_it,
+    every_answer_says_how_caches_may_keep_it,
 );
 
 #[test]
@@ -1198,6 +1361,9 @@ impl<S: Store> Store for RacedOnce<S> {
     }
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
         self.inner.list(query)
+    }
+    fn list_version(&self) -> StoreResult<u64> {
+        self.inner.list_version()
     }
     fn update(
         &self,

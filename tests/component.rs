@@ -323,6 +323,16 @@ fn every_answer_has_its_length() {
 }
 
 #[test]
+fn two_wasmtime_serve_replicas_on_one_directory_give_lists_the_same_tags() {
+    let (_temp, data) = data_dir();
+    let (first, second) = (Server::start(&data), Server::start(&data));
+    support::black_box::list_tags_agree_across_replicas(
+        |m, p, h, b| first.call(m, p, h, b),
+        |m, p, h, b| second.call(m, p, h, b),
+    );
+}
+
+#[test]
 fn the_whole_api_table_answers_over_http() {
     let (_temp, data) = data_dir();
     let server = Server::start(&data);

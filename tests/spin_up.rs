@@ -101,6 +101,28 @@ fn the_postgres_build_passes_the_black_box_suite_under_spin_up() {
     });
 }
 
+/// Two `spin up` replicas of the PostgreSQL build on one database: lists' tags agree and
+/// move with a write through either.
+#[test]
+fn two_spin_up_replicas_on_one_postgres_database_give_lists_the_same_tags() {
+    let _machine = support::spin::one_at_a_time();
+    let database = support::postgres::Database::create();
+    let state = TempDir::new().unwrap();
+    let config = SpinUpConfig::new(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", &database.host()),
+        ],
+    );
+    let first = SpinUp::start(&config, support::free_port(), &state.path().join("first"));
+    let second = SpinUp::start(&config, support::free_port(), &state.path().join("second"));
+    support::black_box::list_tags_agree_across_replicas(
+        |m, p, h, b| first.call(m, p, h, b),
+        |m, p, h, b| second.call(m, p, h, b),
+    );
+}
+
 /// Settings as Spin variables (`SPIN_VARIABLE_*`): CORS and bearer tokens take effect; an
 /// invalid value answers `500` naming it wherever it is read, and `/readyz` reads every
 /// setting, so a replica with one is never ready.

@@ -216,6 +216,88 @@ fn totals_follow_completion_changes_deletes_and_refused_writes<F: Fixture>() {
     assert_eq!(totals(), (4, 0, 4));
 }
 
+/// The collection's version moves with every write that changes a todo, as every handle
+/// (instance, replica) reads it, and with nothing else: reads and refused writes leave it.
+fn the_list_version_moves_with_every_write_and_only_then<F: Fixture>() {
+    let fixture = F::new();
+    let (store, other) = (fixture.open(), fixture.open());
+    let mut seen = vec![store.list_version().unwrap()];
+    let mut moved = |what: &str| {
+        let version = other.list_version().unwrap();
+        assert!(!seen.contains(&version), "{what}: {version} seen before");
+        assert_eq!(
+            store.list_version().unwrap(),
+            version,
+            "{what}: handles disagree"
+        );
+        seen.push(version);
+    };
+    store.create(&fields("a", false)).unwrap();
+    moved("create");
+    store.create(&fields("b", false)).unwrap();
+    moved("another create");
+    store.update(id(1), 1, &fields("a, done", true)).unwrap();
+    moved("completion change");
+    store.update(id(1), 2, &fields("a, renamed", true)).unwrap();
+    moved("title change");
+    store.delete(id(2), 1).unwrap();
+    moved("delete");
+    let unchanged = store.list_version().unwrap();
+    store.get(id(1)).unwrap();
+    store.list(&ListQuery::default()).unwrap();
+    let searched = ListQuery {
+        title_contains: Some("a".into()),
+        sort: Sort::TitleDescending,
+        ..ListQuery::default()
+    };
+    store.list(&searched).unwrap();
+    assert_eq!(
+        store.update(id(1), 1, &fields("x", false)).unwrap(),
+        Written::Conflict
+    );
+    assert_eq!(store.delete(id(1), 9).unwrap(), Written::Conflict);
+    assert_eq!(store.delete(id(2), 1).unwrap(), Written::NotFound);
+    assert_eq!(
+        store.list_version().unwrap(),
+        unchanged,
+        "reads and refused writes"
+    );
+    assert_eq!(
+        fixture.open().list_version().unwrap(),
+        unchanged,
+        "reopened"
+    );
+}
+
+/// Eight handles write at once; each, after its write was acknowledged, finds a version it
+/// has not seen before the write, and the versions a handle reads never repeat.
+fn the_list_version_moves_under_concurrent_writers<F: Fixture>() {
+    let fixture = Arc::new(F::new());
+    let barrier = Arc::new(Barrier::new(8));
+    let workers: Vec<_> = (0..8)
+        .map(|n| {
+            let (fixture, barrier) = (Arc::clone(&fixture), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let store = fixture.open();
+                barrier.wait();
+                for round in 0..5 {
+                    let before = store.list_version().unwrap();
+                    let created = store
+                        .create(&fields(&format!("w{n} r{round}"), false))
+                        .unwrap();
+                    assert_ne!(store.list_version().unwrap(), before, "create");
+                    let before = store.list_version().unwrap();
+                    store.delete(created.todo.id, 1).unwrap();
+                    assert_ne!(store.list_version().unwrap(), before, "delete");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}
+
 fn data_survives_reopening<F: Fixture>() {
     let fixture = F::new();
     let created = fixture.open().create(&fields("kept", false)).unwrap();
@@ -427,6 +509,8 @@ contract!(
     a_fresh_store_is_ready,
     searches_and_sorts_find_and_order_the_same_todos_and_count_them,
     totals_stay_exact_under_racing_completion_changes_and_deletes,
+    the_list_version_moves_with_every_write_and_only_then,
+    the_list_version_moves_under_concurrent_writers,
 );
 
 /// PostgreSQL searches through a trigram index where the store may create pg_trgm (the

@@ -35,7 +35,7 @@ pub enum Coding {
 }
 
 impl Coding {
-    fn token(self) -> &'static str {
+    pub fn token(self) -> &'static str {
         match self {
             Self::Identity => "identity",
             Self::Gzip => "gzip",
@@ -169,6 +169,21 @@ fn parse_qvalue(text: &str) -> Option<u16> {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
         _ => None,
+    }
+}
+
+impl Accepted {
+    /// The codings an answer of any length might be sent in, of identity and `available`:
+    /// what the tag in a `GET`'s `If-None-Match` may name when the length is not known
+    /// before the content is read (a list's, whose `304` reads no page). A client holding a
+    /// representation in one of these accepts it now.
+    pub fn possible(&self, available: &[Coding]) -> Vec<Coding> {
+        let mut possible = vec![self.choose(available, 0)];
+        let large = self.choose(available, usize::MAX);
+        if !possible.contains(&large) {
+            possible.push(large);
+        }
+        possible
     }
 }
 

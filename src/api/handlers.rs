@@ -15,7 +15,7 @@ use super::preconditions::{Preconditions, Verdict};
 use super::query::ListParams;
 use super::route::{Operation, Route};
 use crate::config::Limits;
-use crate::store::{Store, Versioned, Written};
+use crate::store::{FNV_START, Store, Versioned, Written, fnv1a};
 use serde_json::{Map, Value};
 
 use crate::todo::{self, FieldErrors, TodoFields, TodoId, TodoPatch};
@@ -48,7 +48,8 @@ pub struct Incoming<'a, B> {
 
 /// An operation with its target found.
 enum Resolved {
-    List(ListParams),
+    /// A list, with the collection's version read before its page.
+    List(ListParams, u64),
     Create,
     Get(Versioned),
     Replace(Versioned),
@@ -71,6 +72,21 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
             let coding = request.accepted.choose(&[Coding::Gzip], length);
             vec![encoding::tag_in(&etag(current.revision), coding)]
         }
+        // A list's page is not read before a 304: its tag, in every coding it might go
+        // out in, whatever its length.
+        Resolved::List(params, version) => {
+            let tag = list_etag(*version, params);
+            let possible = request.accepted.possible(&[Coding::Gzip]);
+            possible
+                .into_iter()
+                .map(|coding| encoding::tag_in(&tag, coding))
+                .collect()
+        }
+        Resolved::OpenApi => {
+            let length = super::OPENAPI_JSON.len();
+            let coding = request.accepted.choose(&[Coding::Br, Coding::Gzip], length);
+            vec![encoding::tag_in(super::OPENAPI_ETAG, coding)]
+        }
         Resolved::Replace(current)
         | Resolved::Patch(current)
         | Resolved::Delete(current)
@@ -82,14 +98,14 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
     if request.preconditions.evaluate(request.method, &tags)? == Verdict::NotModified {
         // What the 200 would have carried that describes it (RFC 9110 §15.4.5).
         let mut response = empty(StatusCode::NOT_MODIFIED);
-        if let Some(tag) = tags.first() {
+        if let Some(tag) = request.preconditions.none_match_tag(&tags) {
             insert_etag(&mut response, tag);
         }
         encoding::vary(response.headers_mut());
         return Ok(response);
     }
     match resolved {
-        Resolved::List(params) => list_todos(store, &params),
+        Resolved::List(params, version) => list_todos(store, &params, version),
         Resolved::Create => create_todo(store, request),
         Resolved::Get(current) => Ok(todo_response(StatusCode::OK, &current)),
         Resolved::Replace(current) => change_todo(store, current, request, |body, max| {
@@ -125,7 +141,10 @@ fn resolve<S: Store, B>(
     let declared =
         |accepted| body::check_declared(request.headers, accepted, request.limits.max_body_bytes);
     Ok(match operation {
-        Operation::ListTodos => Resolved::List(ListParams::parse(request.query.unwrap_or(""))?),
+        Operation::ListTodos => {
+            let params = ListParams::parse(request.query.unwrap_or(""))?;
+            Resolved::List(params, store.list_version()?)
+        }
         Operation::CreateTodo => {
             declared(&[JSON])?;
             Resolved::Create
@@ -150,10 +169,22 @@ fn resolve<S: Store, B>(
     })
 }
 
-fn list_todos<S: Store>(store: &S, params: &ListParams) -> Answer {
+/// A list's strong entity tag: a fingerprint of the collection's version and of what the
+/// parameters select. It changes with every write to the collection, and says nothing of
+/// how many there were.
+fn list_etag(version: u64, params: &ListParams) -> String {
+    let fingerprint = fnv1a(
+        fnv1a(FNV_START, &version.to_le_bytes()),
+        &params.fingerprint().to_le_bytes(),
+    );
+    format!("\"l{fingerprint:016x}\"")
+}
+
+fn list_todos<S: Store>(store: &S, params: &ListParams, version: u64) -> Answer {
     let page = store.list(&params.store_query())?;
     let todos: Vec<_> = page.items.iter().map(|stored| &stored.todo).collect();
     let mut response = json(StatusCode::OK, &todos);
+    insert_etag(&mut response, &list_etag(version, params));
     let headers = response.headers_mut();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(link) = params.link_header(page.total)
@@ -308,11 +339,15 @@ fn openapi(accepted: &Accepted) -> Response<Vec<u8>> {
         Coding::Identity => identity,
     };
     let mut response = json_bytes(StatusCode::OK, content.to_vec());
+    insert_etag(
+        &mut response,
+        &encoding::tag_in(super::OPENAPI_ETAG, coding),
+    );
     let headers = response.headers_mut();
     if coding != Coding::Identity {
         headers.insert(
             header::CONTENT_ENCODING,
-            HeaderValue::from_static(if coding == Coding::Br { "br" } else { "gzip" }),
+            HeaderValue::from_static(coding.token()),
         );
     }
     encoding::vary(headers);

@@ -53,6 +53,8 @@ pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.m
 pub const OPENAPI_JSON_BR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br"));
 pub const OPENAPI_JSON_GZIP: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz"));
+/// The strong entity tag of [`OPENAPI_JSON`] (a fingerprint `build.rs` takes of it).
+pub const OPENAPI_ETAG: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.etag"));
 
 /// Every status the API answers with, for any input, sorted: what the handlers succeed
 /// with and what [`Failure`] answers (the README's tables; hostile-input tests hold every
@@ -71,7 +73,41 @@ pub fn statuses() -> Vec<u16> {
 /// Answers one request under `settings`, reading only the settings it needs
 /// ([`Settings`]). The body is read only as far as the request needs and never past
 /// `max_body_bytes + 1` bytes. Never panics on any input.
+///
+/// Every answer says how caches may keep it (RFC 9111 §5.2): todos and lists `no-cache`
+/// (stored, but revalidated by their `ETag` before each use), `private` too where reads
+/// need a token; the OpenAPI document `public, max-age=300`; everything else (probes,
+/// problems, preflights) `no-store`. A `304` says what its `200` would have said.
 pub fn handle<S: Store, B: Read>(
+    store: &S,
+    settings: &impl Settings,
+    request: Request<B>,
+) -> Response<Vec<u8>> {
+    let mut response = respond(store, settings, request);
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// How long caches may keep a successful answer to `operation` (see [`handle`]); `None`:
+/// not at all.
+fn cacheable(operation: Operation, settings: &impl Settings) -> Option<&'static str> {
+    match operation {
+        Operation::OpenApi => Some("public, max-age=300"),
+        Operation::Health | Operation::Ready | Operation::Describe(_) => None,
+        // Reads and writes of todos: what they answer is the todo or the page as it is now.
+        _ => Some(if settings.protect_reads().unwrap_or(true) {
+            "private, no-cache"
+        } else {
+            "no-cache"
+        }),
+    }
+}
+
+fn respond<S: Store, B: Read>(
     store: &S,
     settings: &impl Settings,
     request: Request<B>,
@@ -124,7 +160,13 @@ pub fn handle<S: Store, B: Read>(
             preconditions: Preconditions::parse(&parts.headers)?,
             accepted: &accepted,
         };
-        handlers::run(store, operation, request)
+        let mut response = handlers::run(store, operation, request)?;
+        if let Some(policy) = cacheable(operation, settings) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        }
+        Ok(response)
     });
     let mut response = answer.unwrap_or_else(Failure::into_response);
     // Before HEAD drops the content: its Content-Length is the encoded length.

@@ -78,6 +78,19 @@ impl Preconditions {
     }
 }
 
+impl Preconditions {
+    /// Of `candidates`, the tag `If-None-Match` matched (weakly): the one a `304` names.
+    /// `*` names the first.
+    pub fn none_match_tag<'a>(&self, candidates: &'a [String]) -> Option<&'a String> {
+        match self.if_none_match.as_ref()? {
+            Condition::Any => candidates.first(),
+            Condition::Tags(tags) => candidates
+                .iter()
+                .find(|candidate| tags.iter().any(|tag| tag.opaque == candidate.as_bytes())),
+        }
+    }
+}
+
 impl Condition {
     fn parse(headers: &HeaderMap, name: HeaderName) -> Result<Option<Self>, Failure> {
         let malformed = || Failure::Precondition(PreconditionError::Malformed(name.clone()));

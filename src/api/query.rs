@@ -5,7 +5,7 @@
 //! A parameter it reads given more than once is `400` naming it: the seed binds each to a
 //! single value, which two values cannot be.
 
-use crate::store::{ListQuery, Sort};
+use crate::store::{FNV_START, ListQuery, Sort, fnv1a};
 use crate::todo::{FieldErrors, fold_case};
 
 use super::failure::Failure;
@@ -35,6 +35,26 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// A fingerprint of what these parameters select, for the list's entity tag: equal
+    /// parameters, however spelled in the URL, give equal fingerprints.
+    pub fn fingerprint(&self) -> u64 {
+        let completion = match self.is_complete {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        let mut hash = fnv1a(FNV_START, &[completion]);
+        hash = fnv1a(hash, &self.page.to_le_bytes());
+        hash = fnv1a(hash, &self.page_size.to_le_bytes());
+        hash = fnv1a(hash, self.sort.unwrap_or("").as_bytes());
+        match &self.title {
+            // Last, after a byte no sort name holds: nothing that follows can be mistaken
+            // for another field.
+            Some(title) => fnv1a(fnv1a(hash, b"\n"), title.as_bytes()),
+            None => hash,
+        }
+    }
+
     pub fn parse(query: &str) -> Result<Self, Failure> {
         let mut params = Self {
             is_complete: None,

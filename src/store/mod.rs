@@ -103,6 +103,18 @@ impl<T> Written<T> {
     }
 }
 
+/// FNV-1a (64 bits) of `bytes`, continuing from `hash` ([`FNV_START`] to begin): a
+/// fingerprint that is the same in every build and on every host, for versions and entity
+/// tags. Not a defence against anyone who wants two things to collide.
+pub fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Where [`fnv1a`] starts.
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// Why a store could not answer. The message is for the log, never for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -139,6 +151,12 @@ pub trait Store {
     fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>>;
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage>;
+
+    /// The collection's version: it differs after every write that changed a todo (a
+    /// create, a change, a delete), as every instance and replica reads it, so a list's
+    /// entity tag can be derived from it without reading the page. Read it before the
+    /// page: a tag is then never newer than the page it names.
+    fn list_version(&self) -> StoreResult<u64>;
 
     /// Replaces the fields of todo `id` if its revision is still `expected_revision`.
     fn update(

@@ -218,6 +218,20 @@ use Step::{AddColumn, FoldTitles, SearchIndex, Sql};
 /// rowid, case-sensitive because the titles are folded already.
 const SEARCH_INDEX: &str = "CREATE VIRTUAL TABLE IF NOT EXISTS todo_titles USING fts5(\
     title_folded, content = '', contentless_delete = 1, tokenize = 'trigram case_sensitive 1')";
+/// Whether creating [`SEARCH_INDEX`] failed because this SQLite cannot have it: no FTS5
+/// (`no such module: fts5`), no trigram tokenizer, or an FTS5 older than contentless
+/// deletes (`unrecognized option`).
+fn lacks_fts5(message: &str) -> bool {
+    [
+        "no such module",
+        "no such tokenizer",
+        "unrecognized option",
+        "fts5",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
+}
+
 /// What takes the index's writes where SQLite has no FTS5.
 const SEARCH_INDEX_STAND_IN: &str = "CREATE TABLE IF NOT EXISTS todo_titles (title_folded TEXT)";
 
@@ -277,7 +291,26 @@ const SQLITE_MIGRATIONS: &[&[Step]] = &[
         Sql("INSERT OR REPLACE INTO todo_titles (rowid, title_folded) \
              SELECT id, title_folded FROM todos"),
     ],
+    // 6: the collection's version, which every write moves (see [`BUMP_VERSION`]): lists'
+    // entity tags derive from it. A write of this release to a version-5 database finds no
+    // such table and migrates first.
+    &[
+        Sql(CREATE_TODO_CHANGES),
+        Sql("INSERT OR IGNORE INTO todo_changes (id, version) VALUES (0, 0)"),
+    ],
 ];
+
+/// One row, `id` 0: how many writes the collection has taken (SQLite's version 6,
+/// PostgreSQL's version 2).
+const CREATE_TODO_CHANGES: &str = "CREATE TABLE IF NOT EXISTS todo_changes (\
+    id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL)";
+/// A create's move of the collection's version. Every write locks the todo's row first,
+/// then the totals, then this row, so that no two writers wait for each other in a circle.
+const BUMP_VERSION: &str = "UPDATE todo_changes SET version = version + 1 WHERE id = 0";
+/// A change's or a delete's: only where the todo is at the revision the write expects, the
+/// condition under which the write applies.
+const BUMP_VERSION_IF_AT: &str = "UPDATE todo_changes SET version = version + 1 WHERE id = 0 \
+    AND EXISTS (SELECT 1 FROM todos WHERE id = ? AND revision = ?)";
 
 /// PostgreSQL's schema, version 1: the same tables as SQLite's version 4 (its trigram index is
 /// `pg_trgm`'s, below), with an identity
@@ -291,6 +324,17 @@ const POSTGRES_MIGRATION: &str = r#"DO $migration$
 BEGIN
     PERFORM pg_advisory_xact_lock(7402);
     CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY);
+    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 2) THEN
+        RETURN;
+    END IF;
+    -- 2: the collection's version, which every write moves; lists' entity tags derive
+    -- from it.
+    CREATE TABLE IF NOT EXISTS todo_changes (
+        id BIGINT PRIMARY KEY CHECK (id = 0),
+        version BIGINT NOT NULL
+    );
+    INSERT INTO todo_changes (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
+    INSERT INTO schema_migrations (version) VALUES (2);
     IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 1) THEN
         RETURN;
     END IF;
@@ -383,13 +427,15 @@ impl<E: SqlExecutor> SqlStore<E> {
             Sql(sql) => self.raw_execute(sql, &[]),
             SearchIndex => match self.db.execute(SEARCH_INDEX, &[]) {
                 Ok(()) => Ok(()),
-                // No FTS5, or no trigram tokenizer or contentless deletes in it.
-                Err(SqlError(message)) => {
+                // No FTS5, or no trigram tokenizer or contentless deletes in it; any other
+                // failure (a busy database) fails the migration, to be tried again.
+                Err(SqlError(message)) if lacks_fts5(&message) => {
                     crate::log::error(format_args!(
                         "no trigram index for searches ({message}): they scan instead"
                     ));
                     self.raw_execute(SEARCH_INDEX_STAND_IN, &[])
                 }
+                other => other.map_err(unavailable),
             },
             AddColumn(sql) => match self.db.execute(sql, &[]) {
                 Err(SqlError(message)) if message.contains("duplicate column name") => Ok(()),
@@ -521,6 +567,7 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             ));
         }
         statements.push(Statement::Execute(COUNT_ONE_MORE, &state));
+        statements.push(Statement::Execute(BUMP_VERSION, &[]));
         let results = self.write(&statements)?;
         match results.first().and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row),
@@ -566,6 +613,15 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
         )
     }
 
+    fn list_version(&self) -> StoreResult<u64> {
+        let rows = self.query("SELECT version FROM todo_changes WHERE id = 0", &[])?;
+        rows.first()
+            .and_then(|row| row.first())
+            .and_then(as_i64)
+            .map(|version| version as u64)
+            .ok_or_else(|| StoreError::Corrupt("the collection has no version row".into()))
+    }
+
     fn update(
         &self,
         id: TodoId,
@@ -598,9 +654,14 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
         };
         let (open, done) = (recount_row(0), recount_row(1));
         let target = [SqlValue::Integer(id.get())];
+        let at = [
+            SqlValue::Integer(id.get()),
+            revision_param(expected_revision),
+        ];
         let mut statements = vec![
             Statement::Execute(&open, &recount),
             Statement::Execute(&done, &recount),
+            Statement::Execute(BUMP_VERSION_IF_AT, &at),
             Statement::Execute(update, &params),
         ];
         if E::DIALECT == Dialect::Sqlite {
@@ -631,6 +692,7 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
                  (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
                 &target,
             ),
+            Statement::Execute(BUMP_VERSION_IF_AT, &target),
             Statement::Execute("DELETE FROM todos WHERE id = ? AND revision = ?", &target),
         ];
         let twice = [SqlValue::Integer(id.get()), SqlValue::Integer(id.get())];
@@ -910,7 +972,7 @@ mod tests {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
-        assert_eq!(versions, (5, 5));
+        assert_eq!(versions, (6, 6));
         assert_eq!(all(&store), vec![1]);
     }
 
@@ -983,7 +1045,7 @@ mod tests {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         assert_eq!(search("milk"), (vec![1], 1));
     }
 
@@ -1108,6 +1170,19 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("VIRTUAL TABLE"), "{plan}");
+    }
+
+    #[test]
+    fn only_a_missing_fts5_gives_the_stand_in() {
+        for lacking in [
+            "no such module: fts5",
+            "no such tokenizer: trigram",
+            "unrecognized option: \"contentless_delete\"",
+        ] {
+            assert!(lacks_fts5(lacking), "{lacking}");
+        }
+        assert!(!lacks_fts5("database is locked"));
+        assert!(!lacks_fts5("disk I/O error"));
     }
 
     /// Where SQLite has no FTS5 (here: a plain table took the name first), searches scan,

@@ -503,3 +503,40 @@ pub fn codings_as_negotiated(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -
     assert!(brotli_body.is_problem(415));
     assert_eq!(brotli_body.header("accept-encoding"), Some("gzip"));
 }
+
+/// Two replicas on one store: a list's tag is the same from either, a `304` from one holds
+/// for the tag the other gave, and a write through one moves the tag the other gives.
+pub fn list_tags_agree_across_replicas(
+    first: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply,
+    second: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply,
+) {
+    let created = first("POST", "/todos", &[JSON], br#"{"title":"shared"}"#);
+    assert_eq!(created.status, 201);
+    let location = created.header("location").expect("a location").to_owned();
+    for path in ["/todos", "/todos?isComplete=false&pageSize=5"] {
+        let tag = first("GET", path, &[], b"")
+            .header("etag")
+            .expect("a list's tag")
+            .to_owned();
+        assert_eq!(
+            second("GET", path, &[], b"").header("etag"),
+            Some(tag.as_str())
+        );
+        assert_eq!(
+            second("GET", path, &[("if-none-match", &tag)], b"").status,
+            304
+        );
+        let merge = ("content-type", "application/merge-patch+json");
+        let change = json!({ "title": format!("changed elsewhere for {path}") }).to_string();
+        let patched = second("PATCH", &location, &[merge], change.as_bytes());
+        assert_eq!(patched.status, 200);
+        let after = first("GET", path, &[("if-none-match", &tag)], b"");
+        assert_eq!(
+            after.status, 200,
+            "{path}: a write through the other replica"
+        );
+        let moved = after.header("etag").expect("a list's tag");
+        assert_ne!(moved, tag);
+        assert_eq!(second("GET", path, &[], b"").header("etag"), Some(moved));
+    }
+}

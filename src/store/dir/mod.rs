@@ -192,6 +192,20 @@ impl<R: DirReader> DirStore<R> {
     }
 }
 
+impl<R: DirReader> DirStore<R> {
+    /// Where nothing calls the readiness check, lists look for what a crashed writer left:
+    /// usually `tmp` is empty, and looking is one listing.
+    fn sweep_after_crashes(&self) {
+        if self
+            .reader
+            .list("tmp")
+            .is_ok_and(|names| names.is_some_and(|names| !names.is_empty()))
+        {
+            self.sweep_stale_staging_files();
+        }
+    }
+}
+
 impl<R: DirReader> Store for DirStore<R> {
     /// Ready when the data directory exists and takes a write: a staging file is written
     /// and removed (not synced). Also sweeps staging files a crashed writer left behind.
@@ -224,16 +238,13 @@ impl<R: DirReader> Store for DirStore<R> {
         })
     }
 
+    fn list_version(&self) -> StoreResult<u64> {
+        self.sweep_after_crashes();
+        self.generations_version()
+    }
+
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
-        // Where nothing calls the readiness check, lists look for what a crashed writer
-        // left: usually `tmp` is empty, and looking is one listing.
-        if self
-            .reader
-            .list("tmp")
-            .is_ok_and(|names| names.is_some_and(|names| !names.is_empty()))
-        {
-            self.sweep_stale_staging_files();
-        }
+        self.sweep_after_crashes();
         if !query.is_by_id_and_completion() {
             if let Some(page) = self.list_summarized(query)? {
                 return Ok(page);
