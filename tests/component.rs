@@ -323,16 +323,6 @@ fn every_answer_has_its_length() {
 }
 
 #[test]
-fn two_wasmtime_serve_replicas_on_one_directory_give_lists_the_same_tags() {
-    let (_temp, data) = data_dir();
-    let (first, second) = (Server::start(&data), Server::start(&data));
-    support::black_box::list_tags_agree_across_replicas(
-        |m, p, h, b| first.call(m, p, h, b),
-        |m, p, h, b| second.call(m, p, h, b),
-    );
-}
-
-#[test]
 fn the_whole_api_table_answers_over_http() {
     let (_temp, data) = data_dir();
     let server = Server::start(&data);
@@ -349,7 +339,20 @@ fn http_semantics_hold_under_wasmtime_serve() {
         server.call(method, path, headers, body)
     });
     support::black_box::binding_as_aspnet_binds(|m, p, h, b| server.call(m, p, h, b));
-    support::black_box::codings_as_negotiated(|m, p, h, b| server.call(m, p, h, b));
+}
+
+/// Compression and caching as `make serve` serves them (its host options, default
+/// settings), and two such replicas on one directory agreeing on lists' tags.
+#[test]
+fn compression_and_caching_hold_under_make_serve() {
+    let (_dir, data) = data_dir();
+    let first = Server::start_as_make_serve(&data, &[]);
+    support::black_box::codings_as_negotiated(|m, p, h, b| first.call(m, p, h, b));
+    let second = Server::start_as_make_serve(&data, &[]);
+    support::black_box::list_tags_agree_across_replicas(
+        |m, p, h, b| first.call(m, p, h, b),
+        |m, p, h, b| second.call(m, p, h, b),
+    );
 }
 
 /// What a lower layer's words look like: none of it may reach a client.

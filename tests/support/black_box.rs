@@ -469,8 +469,17 @@ pub fn codings_as_negotiated(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -
         .is_problem(412)
     );
 
+    // How caches may keep each (the host passes Cache-Control on).
+    assert_eq!(plain.header("cache-control"), Some("no-cache"));
+    let probe = call("GET", "/healthz", &[], b"");
+    assert_eq!(probe.header("cache-control"), Some("no-store"));
+
     // The OpenAPI document, compressed at build time.
     let document = call("GET", "/openapi.json", &[], b"");
+    assert_eq!(
+        document.header("cache-control"),
+        Some("public, max-age=300")
+    );
     let brotli = call(
         "GET",
         "/openapi.json",
