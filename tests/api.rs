@@ -1299,6 +1299,10 @@ fn a_store_that_is_down_answers_503_without_internals_and_readyz_says_not_ready(
         );
     }
     assert_eq!(api.get("/healthz").status(), 200);
+    // A probe's tag revalidates only what holds: never a readiness the store does not have.
+    let tag = [("if-none-match", "\"healthy\"")];
+    assert_eq!(api.send("GET", "/healthz", &tag, b"").status(), 304);
+    problem(&api.send("GET", "/readyz", &tag, b""), 503);
 }
 
 #[test]

@@ -82,6 +82,7 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
                 .map(|coding| encoding::tag_in(&tag, coding))
                 .collect()
         }
+        Resolved::Health | Resolved::Ready => vec![PROBE_ETAG.to_owned()],
         Resolved::OpenApi => {
             let length = super::OPENAPI_JSON.len();
             let coding = request.accepted.choose(&[Coding::Br, Coding::Gzip], length);
@@ -115,10 +116,10 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
             TodoPatch::parse(body, max).map(Change::Patch)
         }),
         Resolved::Delete(current) => delete_todo(store, current, &request),
-        Resolved::Health => Ok(text(StatusCode::OK, "Healthy")),
-        Resolved::Ready => {
-            store.check_ready()?;
-            Ok(text(StatusCode::OK, "Healthy"))
+        Resolved::Health | Resolved::Ready => {
+            let mut response = text(StatusCode::OK, "Healthy");
+            insert_etag(&mut response, PROBE_ETAG);
+            Ok(response)
         }
         Resolved::OpenApi => Ok(openapi(request.accepted)),
         Resolved::Describe(route, _) => {
@@ -160,7 +161,11 @@ fn resolve<S: Store, B>(
         }
         Operation::DeleteTodo(id) => Resolved::Delete(current(id)?),
         Operation::Health => Resolved::Health,
-        Operation::Ready => Resolved::Ready,
+        // Before any precondition: a `304` must not say a store that is down is ready.
+        Operation::Ready => {
+            store.check_ready()?;
+            Resolved::Ready
+        }
         Operation::OpenApi => Resolved::OpenApi,
         Operation::Describe(route) => match route {
             Route::Todo(id) => Resolved::Describe(route, Some(current(id)?)),
@@ -168,6 +173,10 @@ fn resolve<S: Store, B>(
         },
     })
 }
+
+/// The strong entity tag of a probe's one answer, `Healthy` (probes are never stored, but
+/// every `200` with content has a tag).
+const PROBE_ETAG: &str = "\"healthy\"";
 
 /// A list's strong entity tag: a fingerprint of the collection's version and of what the
 /// parameters select. It changes with every write to the collection, and says nothing of
