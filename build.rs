@@ -1,8 +1,8 @@
 //! Build steps for the component:
-//! - minifies `src/openapi.json` into `OUT_DIR`: the source stays readable, and the component
-//!   carries the document without its indentation (about half its bytes);
-//! - compresses the minified document with brotli and gzip at their best, so that the
-//!   component serves either without a compressor for it (brotli's would add ~960 KB);
+//! - minifies `src/openapi.json` and compresses it with brotli and gzip at their best, into
+//!   `OUT_DIR`: the component carries only the two compressed copies (a compressor for
+//!   brotli would add ~960 KB), and decompresses the gzip one for a client that takes
+//!   neither; the source stays readable;
 //! - gives the component a 128 KiB stack instead of Rust's default 1 MiB.
 
 use std::io::Write;
@@ -31,6 +31,7 @@ fn main() {
         std::fs::write(Path::new(&out).join(name), bytes).expect("write the OpenAPI document")
     };
     write("openapi.min.json", minified.as_bytes());
+    write("openapi.length", minified.len().to_string().as_bytes());
     // The document's strong entity tag: FNV-1a of its bytes (as `store::fnv1a` computes it).
     let fingerprint = minified
         .bytes()

@@ -68,8 +68,15 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
         // The representation a GET (or HEAD) selects: in gzip where `encoding::encode` will
         // send it so, which depends on its length.
         Resolved::Get(current) => {
-            let length = serde_json::to_vec(&current.todo).map_or(0, |body| body.len());
-            let coding = request.accepted.choose(&[Coding::Gzip], length);
+            let possible = request.accepted.possible(&[Coding::Gzip]);
+            let coding = match possible.as_slice() {
+                // One coding whatever the length (most clients): no need to know it.
+                [only] => *only,
+                _ => {
+                    let length = serde_json::to_vec(&current.todo).map_or(0, |body| body.len());
+                    request.accepted.choose(&[Coding::Gzip], length)
+                }
+            };
             vec![encoding::tag_in(&etag(current.revision), coding)]
         }
         // A list's page is not read before a 304: its tag, in every coding it might go
@@ -84,7 +91,7 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
         }
         Resolved::Health | Resolved::Ready => vec![PROBE_ETAG.to_owned()],
         Resolved::OpenApi => {
-            let length = super::OPENAPI_JSON.len();
+            let length = super::OPENAPI_JSON_LENGTH;
             let coding = request.accepted.choose(&[Coding::Br, Coding::Gzip], length);
             vec![encoding::tag_in(super::OPENAPI_ETAG, coding)]
         }
@@ -340,14 +347,13 @@ fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
 
 /// The OpenAPI document in the coding `accepted` chooses of those `build.rs` made.
 fn openapi(accepted: &Accepted) -> Response<Vec<u8>> {
-    let identity = super::OPENAPI_JSON.as_bytes();
-    let coding = accepted.choose(&[Coding::Br, Coding::Gzip], identity.len());
+    let coding = accepted.choose(&[Coding::Br, Coding::Gzip], super::OPENAPI_JSON_LENGTH);
     let content = match coding {
-        Coding::Br => super::OPENAPI_JSON_BR,
-        Coding::Gzip => super::OPENAPI_JSON_GZIP,
-        Coding::Identity => identity,
+        Coding::Br => super::OPENAPI_JSON_BR.to_vec(),
+        Coding::Gzip => super::OPENAPI_JSON_GZIP.to_vec(),
+        Coding::Identity => super::openapi_json(),
     };
-    let mut response = json_bytes(StatusCode::OK, content.to_vec());
+    let mut response = json_bytes(StatusCode::OK, content);
     insert_etag(
         &mut response,
         &encoding::tag_in(super::OPENAPI_ETAG, coding),
