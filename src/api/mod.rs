@@ -48,8 +48,8 @@ use preconditions::Preconditions;
 
 /// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
 /// `build.rs`), as `build.rs` compressed it with brotli and with gzip; `tests/openapi.rs`
-/// keeps it in step with [`routes`]. The component carries only these two copies (8 KB, where
-/// the document itself is 28 KB): a client that takes neither gets [`openapi_json`].
+/// keeps it in step with [`routes`]. The component carries only these two copies (8 KB,
+/// where the document itself is 28 KB): a client that takes neither gets [`openapi_json`].
 pub const OPENAPI_JSON_BR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br"));
 pub const OPENAPI_JSON_GZIP: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz"));
@@ -70,6 +70,8 @@ pub fn openapi_json() -> Vec<u8> {
         Err(_) => Vec::new(),
     }
 }
+
+/// The strong entity tag of the OpenAPI document (a fingerprint `build.rs` takes of it).
 pub const OPENAPI_ETAG: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.etag"));
 
 /// Every status the API answers with, for any input, sorted: what the handlers succeed
