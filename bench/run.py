@@ -39,7 +39,8 @@ Writes bench/results/results.json, results.md and chart.svg. Ratios are the head
 absolute times move from machine to machine. BENCH_QUICK=1: a smoke run of seconds.
 BENCH_ONLY=hosts: measure only the "where it really runs" section again, into the last results;
 BENCH_ONLY=scaling: only the sections by number of stored todos.
-BENCH_ONLY=codings: only the section on compressed answers.
+BENCH_ONLY=codings: only the sections on compressed and revalidated answers.
+BENCH_ONLY=limiter: only the rate limiter's cost.
 
 Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
 the native server is bench/native-server, the floors bench/floor-*)
@@ -134,12 +135,17 @@ def post_json(url, body):
 class Server:
     """One server process on a free port; `started` is when the process was spawned."""
 
-    def __init__(self, kind, wasmtime, native, data):
+    def __init__(self, kind, wasmtime, native, data, settings=None):
+        """`settings`: the API's settings by name (`rate_limit`), passed as each host takes
+        them: `--env TODO_*` to wasmtime serve, `SPIN_VARIABLE_*` to spin up."""
+        settings = settings or {}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         address = f"127.0.0.1:{self.port}"
         if kind == "native":
-            command = [native, address, f"dir:{data}"]
+            # A PostgreSQL URL as it is, else a data directory.
+            backend = str(data) if str(data).startswith("postgres") else f"dir:{data}"
+            command = [native, address, backend]
         elif kind.removesuffix(FAITHFUL) in SPIN_APPS and kind.endswith(FAITHFUL):
             manifest, source = SPIN_APPS[kind.removesuffix(FAITHFUL)]
             command = [str(SPIN_HOST), "--listen", address, "--manifest", str(manifest),
@@ -168,10 +174,14 @@ class Server:
             if kind == "todo-aot":
                 command += ["--allow-precompiled"]
                 wasm = wasm.with_suffix(".cwasm")
+            for name, value in settings.items():
+                command += ["--env", f"TODO_{name.upper()}={value}"]
             command.append(str(wasm))
         # With RUST_BACKTRACE set, wasmtime captures a backtrace for errors it handles on
         # every request (a few percent of its time): servers run as deployed, without it.
         env = {k: v for k, v in os.environ.items() if k not in ("RUST_BACKTRACE", "RUST_LIB_BACKTRACE")}
+        env.update({f"SPIN_VARIABLE_{name.upper()}": value for name, value in settings.items()})
+        env.update({f"TODO_{name.upper()}": value for name, value in settings.items()})
         self.started = time.perf_counter()
         # A group of its own: spin up runs its HTTP trigger as a child process.
         self.process = subprocess.Popen(
@@ -520,6 +530,50 @@ def codings(wasmtime, native, work):
     return results
 
 
+# The rate limiter's cost: a limit no request reaches, so every request takes from its
+# bucket in the store and none is refused.
+LIMITER_SETTINGS = {"rate_limit": "1000000/1s"}
+LIMITER_ROUNDS = 1 if QUICK else 3
+
+
+def limiter(wasmtime, native, work):
+    """GET /todos/{id} at 8 connections with the rate limiter on and off, in turn,
+    LIMITER_ROUNDS times, on each store: the directory store (make serve's wasmtime serve),
+    SQLite (the Spin build under spin up), PostgreSQL (the native server, the same SQL)."""
+    spin_database = spin_seed(wasmtime, native, work)
+    server_url = postgres_server()
+    database = postgres_database(server_url, "bench_limiter")
+    seed("postgres", database, PAGE)
+    stores = {
+        "directory store (make serve)": ("todo-pooled", None),
+        "SQLite (Spin build, spin up)": ("todo-spin", None),
+        "PostgreSQL (native server)": ("native", database),
+    }
+    results = {}
+    try:
+        for store, (kind, backend) in stores.items():
+            rounds = {"off": [], "on": []}
+            for _ in range(LIMITER_ROUNDS):
+                for state, settings in (("off", {}), ("on", LIMITER_SETTINGS)):
+                    data = work / f"limiter-{kind}-{state}-{len(rounds[state])}"
+                    data.mkdir()
+                    if backend is None:
+                        seed_for(kind, data, spin_database)
+                    server = Server(kind, wasmtime, native, backend or data, settings)
+                    server.wait_ready()
+                    rounds[state].append(wrk(server.base + f"/todos/{PAGE // 2}", 8, DURATION))
+                    server.stop()
+            results[store] = {
+                state: sorted(runs, key=lambda m: m["rps"])[len(runs) // 2] for state, runs in rounds.items()
+            }
+            on, off = results[store]["on"], results[store]["off"]
+            print(f"  {store:30} limiter off {off['rps']:8.0f} req/s, on {on['rps']:8.0f} req/s "
+                  f"({ratio(on['rps'], off['rps']):.2f})", flush=True)
+    finally:
+        postgres_stop()
+    return results
+
+
 def postgres_server():
     """A private PostgreSQL server (tests/postgres.sh, which installs PostgreSQL where it is
     missing): its URL. Stopped by postgres_stop()."""
@@ -849,7 +903,8 @@ def markdown(results):
                     f"| {name} | {coding} | {m['bytes']:,} | {ratio(m['bytes'], plain['bytes']):.2f} | "
                     f"{m['rps']:.0f} | {ratio(m['rps'], plain['rps']):.2f} | {m['p50_ms']:.3f} |")
         if "revalidation" in results["codings"]:
-            r = results["codings"]["revalidation"]
+            # Keys as measured ("200"), or as results.json gives them back (200).
+            r = {str(status): m for status, m in results["codings"]["revalidation"].items()}
             lines += [
                 "",
                 "## Revalidated lists (make serve's wasmtime serve, directory store, 8 connections)",
@@ -862,6 +917,21 @@ def markdown(results):
                 f"| 200 | {r['200']['rps']:.0f} | {r['200']['p50_ms']:.3f} | 1.00 | |",
                 f"| 304 | {r['304']['rps']:.0f} | {r['304']['p50_ms']:.3f} | {ratio(r['304']['rps'], r['200']['rps']):.2f} | ≥ 3 |",
             ]
+    if "limiter" in results:
+        lines += [
+            "",
+            "## The rate limiter's cost (GET /todos/{id}, 8 connections)",
+            "",
+            f"`rate_limit` = `{LIMITER_SETTINGS['rate_limit']}` (every request takes from its bucket, none",
+            f"is refused) against no limit, in turn, {LIMITER_ROUNDS} rounds; the median.",
+            "",
+            "| store | off (req/s) | on (req/s) | on ÷ off | p50 off (ms) | p50 on (ms) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for store, m in results["limiter"].items():
+            lines.append(
+                f"| {store} | {m['off']['rps']:.0f} | {m['on']['rps']:.0f} | "
+                f"{ratio(m['on']['rps'], m['off']['rps']):.2f} | {m['off']['p50_ms']:.3f} | {m['on']['p50_ms']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -959,13 +1029,15 @@ def main():
     wasmtime, native = sys.argv[1], sys.argv[2]
     work = Path(tempfile.mkdtemp(prefix="todo-bench-"))
     if os.environ.get("BENCH_ONLY") == "render":
-        # Writes headline.md again from results.json, measuring nothing.
+        # Writes results.md and headline.md again from results.json, measuring nothing.
         suffix = "-quick" if QUICK else ""
         results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
+        (RESULTS / f"results{suffix}.md").write_text(markdown(results))
         (RESULTS / f"headline{suffix}.md").write_text(headline_table(results))
         return
     # Measures one section again into the last results.
-    again = {"hosts": hosts, "scaling": scaling, "codings": codings}.get(os.environ.get("BENCH_ONLY", ""))
+    again = {"hosts": hosts, "scaling": scaling, "codings": codings, "limiter": limiter}.get(
+        os.environ.get("BENCH_ONLY", ""))
     if again:
         suffix = "-quick" if QUICK else ""
         results = json.loads((RESULTS / f"results{suffix}.json").read_text(), object_hook=int_keys)
@@ -1006,6 +1078,8 @@ def main():
         results["revisions"] = revisions(wasmtime, native, work)
         print("compressed answers:", flush=True)
         results["codings"] = codings(wasmtime, native, work)
+        print("the rate limiter's cost:", flush=True)
+        results["limiter"] = limiter(wasmtime, native, work)
         write_results(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)

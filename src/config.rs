@@ -20,12 +20,15 @@
 //! | `max_body_bytes`       | `65536`        | largest request body                          |
 //! | `max_title_length`     | `500`          | longest title, in characters                  |
 //! | `body_timeout_ms`      | `10000`        | time a request body may take to arrive        |
+//! | `rate_limit`           | off            | `N/PERIOD` per client (`100/10s`, `30/1m`)    |
+//! | `rate_limit_client_header` | none       | the header a trusted proxy sets to the client's address |
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 
 use crate::cors::{AllowedOrigins, Cors};
 use crate::jwt::{Key, TokenPolicy};
+use crate::ratelimit::RateLimit;
 use crate::todo::{DEFAULT_MAX_TITLE_CHARS, MAX_TITLE_CHARS_CEILING};
 
 /// The largest request body accepted unless `max_body_bytes` says otherwise.
@@ -53,6 +56,8 @@ pub const SETTINGS: &[&str] = &[
     "max_body_bytes",
     "max_title_length",
     "body_timeout_ms",
+    "rate_limit",
+    "rate_limit_client_header",
 ];
 
 /// Everything the API applies to a request.
@@ -62,6 +67,16 @@ pub struct Config {
     pub cors: Cors,
     /// Bearer-token checks; `None` (the default) when no key is configured.
     pub auth: Option<TokenPolicy>,
+    pub rate_limit: Option<RateLimiting>,
+}
+
+/// The rate limit, and where a client's address comes from ([`crate::ratelimit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimiting {
+    pub limit: RateLimit,
+    /// The header a trusted proxy sets to the client's address (lower case); for
+    /// `x-forwarded-for`, its last address.
+    pub client_header: Option<String>,
 }
 
 /// What the API accepts of a request body: sizes, and the time it may take.
@@ -112,10 +127,19 @@ impl Config {
         lookup: impl Fn(&'static str) -> Result<Option<String>, String>,
     ) -> Result<Self, ConfigError> {
         let get = raw(&lookup);
+        let rate_limit = read_rate_limit(&get)?;
+        // A client header without a limit to key would do nothing: name it instead.
+        if rate_limit.is_none() && read_client_header(&get)?.is_some() {
+            return Err(ConfigError {
+                setting: "rate_limit_client_header",
+                message: "is set, but rate_limit is not".into(),
+            });
+        }
         Ok(Self {
             limits: read_limits(&get)?,
             cors: read_cors(&get)?,
             auth: read_auth(&get)?,
+            rate_limit,
         })
     }
 }
@@ -170,6 +194,34 @@ fn read_cors(get: &Lookup<'_>) -> Result<Cors, ConfigError> {
         max_age: parse_number(get("cors_max_age")?, DEFAULT_CORS_MAX_AGE, 0..=86_400)
             .map_err(invalid("cors_max_age"))?,
     })
+}
+
+/// The rate limit, where `rate_limit` is set; only then is its client header read.
+fn read_rate_limit(get: &Lookup<'_>) -> Result<Option<RateLimiting>, ConfigError> {
+    let Some(value) = get("rate_limit")? else {
+        return Ok(None);
+    };
+    Ok(Some(RateLimiting {
+        limit: RateLimit::parse(&value).map_err(invalid("rate_limit"))?,
+        client_header: read_client_header(get)?,
+    }))
+}
+
+fn read_client_header(get: &Lookup<'_>) -> Result<Option<String>, ConfigError> {
+    get("rate_limit_client_header")?
+        .map(|name| {
+            let name = name.trim().to_ascii_lowercase();
+            let token = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if token {
+                Ok(name)
+            } else {
+                Err(format!("'{name}' is not a header name"))
+            }
+        })
+        .transpose()
+        .map_err(invalid("rate_limit_client_header"))
 }
 
 fn read_protect_reads(get: &Lookup<'_>) -> Result<bool, ConfigError> {
@@ -237,6 +289,7 @@ pub trait Settings {
     fn cors(&self) -> Result<Cors, ConfigError>;
     fn protect_reads(&self) -> Result<bool, ConfigError>;
     fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError>;
+    fn rate_limit(&self) -> Result<Option<RateLimiting>, ConfigError>;
     /// Every setting, so that the first invalid one is named.
     fn check_all(&self) -> Result<(), ConfigError>;
 }
@@ -264,6 +317,10 @@ impl Settings for Config {
 
     fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError> {
         Ok(self.auth.as_ref())
+    }
+
+    fn rate_limit(&self) -> Result<Option<RateLimiting>, ConfigError> {
+        Ok(self.rate_limit.clone())
     }
 
     fn check_all(&self) -> Result<(), ConfigError> {
@@ -328,6 +385,10 @@ impl<L: Fn(&'static str) -> Result<Option<String>, String>> Settings for HostSet
             .as_ref()
             .map(Option::as_ref)
             .map_err(Clone::clone)
+    }
+
+    fn rate_limit(&self) -> Result<Option<RateLimiting>, ConfigError> {
+        read_rate_limit(&|name| self.get(name))
     }
 
     fn check_all(&self) -> Result<(), ConfigError> {
@@ -400,6 +461,36 @@ mod tests {
         assert_eq!(config.limits.max_body_bytes, 64 * 1024);
         assert_eq!(config.cors.origins, AllowedOrigins::None);
         assert!(config.auth.is_none());
+    }
+
+    #[test]
+    fn the_rate_limit_is_read_with_its_client_header() {
+        assert_eq!(read(&[]).unwrap().rate_limit, None);
+        let config = read(&[
+            ("rate_limit", "100/10s"),
+            ("rate_limit_client_header", "X-Forwarded-For"),
+        ])
+        .unwrap();
+        let limiting = config.rate_limit.unwrap();
+        assert_eq!(
+            (limiting.limit.limit, limiting.limit.period_secs),
+            (100, 10)
+        );
+        assert_eq!(limiting.client_header.as_deref(), Some("x-forwarded-for"));
+        let named = |pairs: &[(&str, &str)]| read(pairs).unwrap_err().setting;
+        assert_eq!(named(&[("rate_limit", "100")]), "rate_limit");
+        assert_eq!(named(&[("rate_limit", "0/1s")]), "rate_limit");
+        assert_eq!(
+            named(&[
+                ("rate_limit", "1/1s"),
+                ("rate_limit_client_header", "x forwarded")
+            ]),
+            "rate_limit_client_header"
+        );
+        assert_eq!(
+            named(&[("rate_limit_client_header", "x-real-ip")]),
+            "rate_limit_client_header"
+        );
     }
 
     #[test]

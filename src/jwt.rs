@@ -167,6 +167,9 @@ pub struct Rejected(pub &'static str);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub scopes: Vec<String>,
+    /// The token's `sub`, where it has a string one: whose requests these are (the rate
+    /// limit's key).
+    pub subject: Option<String>,
 }
 
 impl TokenPolicy {
@@ -223,6 +226,11 @@ impl TokenPolicy {
         self.check_claims(&claims, now)?;
         Ok(Grant {
             scopes: scopes(&claims),
+            subject: claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .filter(|sub| !sub.is_empty())
+                .map(str::to_owned),
         })
     }
 

@@ -7,6 +7,7 @@
 //! - [`problem`]: RFC 9457 problem details for every error;
 //! - [`config`]: the settings, read from Spin variables or the environment;
 //! - [`cors`] and [`jwt`]: cross-origin access and bearer-token authentication;
+//! - [`ratelimit`]: the limit per client, as GCRA keeps it in the store;
 //! - [`store`]: the store trait, with a SQL store (Spin's SQLite, libSQL, PostgreSQL) and
 //!   a directory store (`wasmtime serve --dir`).
 //!
@@ -29,6 +30,7 @@ pub mod cors;
 pub mod jwt;
 mod log;
 pub mod problem;
+pub mod ratelimit;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -652,3 +652,187 @@ fn a_401_to_an_allowed_origin_is_readable_by_the_browser() {
         Some("https://app.example.com")
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Rate limiting
+
+/// What the store holds, read past the API (and past its rate limit).
+fn stored_titles(api: &Api) -> Vec<String> {
+    use todo_api::store::{ListQuery, Store};
+    let page = api.store.list(&ListQuery::default()).unwrap();
+    page.items
+        .iter()
+        .map(|stored| stored.todo.title.as_str().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_rate_limit_admits_a_burst_then_answers_429_and_changes_nothing() {
+    let api = api(&[
+        ("rate_limit", "3/1h"),
+        ("cors_allowed_origins", "https://app.example.com"),
+    ]);
+    let created = api.send("POST", "/todos", &[JSON], r#"{"title":"kept"}"#);
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        header(&created, "ratelimit-policy"),
+        Some("\"default\";q=3;w=3600")
+    );
+    assert_eq!(
+        header(&created, "ratelimit"),
+        Some("\"default\";r=2;t=1200")
+    );
+    for left in [1, 0] {
+        let read = api.send("GET", "/todos/1", &[], "");
+        assert_eq!(read.status(), 200);
+        let expected = format!("\"default\";r={left};t={}", (3 - left) * 1200);
+        assert_eq!(header(&read, "ratelimit"), Some(expected.as_str()));
+    }
+    for (method, path, body) in [
+        ("GET", "/todos", ""),
+        ("POST", "/todos", r#"{"title":"refused"}"#),
+        ("PATCH", "/todos/1", r#"{"title":"refused"}"#),
+        ("DELETE", "/todos/1", ""),
+        ("OPTIONS", "/todos/1", ""),
+    ] {
+        let refused = api.send(method, path, &[JSON], body);
+        let problem = problem(&refused, 429);
+        assert!(
+            problem["detail"].as_str().unwrap().contains("rate limit"),
+            "{problem}"
+        );
+        let retry: i64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+        assert!((1..=1200).contains(&retry), "{retry}");
+        assert!(
+            header(&refused, "ratelimit")
+                .unwrap()
+                .starts_with("\"default\";r=0;t=")
+        );
+        assert_eq!(
+            header(&refused, "ratelimit-policy"),
+            Some("\"default\";q=3;w=3600")
+        );
+    }
+    assert_eq!(
+        stored_titles(&api),
+        ["kept"],
+        "a refused request changes nothing"
+    );
+    // Never limited: probes, the document, CORS preflights.
+    for path in ["/healthz", "/readyz", "/openapi.json"] {
+        let open = api.send("GET", path, &[], "");
+        assert_eq!(open.status(), 200, "{path}");
+        assert!(header(&open, "ratelimit").is_none(), "{path}");
+    }
+    let preflight = api.send(
+        "OPTIONS",
+        "/todos/1",
+        &[ORIGIN, ("access-control-request-method", "PATCH")],
+        "",
+    );
+    assert_eq!(preflight.status(), 204);
+}
+
+#[test]
+fn each_client_has_its_own_bucket_named_as_configured() {
+    // Behind a proxy that appends the client's address to X-Forwarded-For: the last
+    // address counts, not what the client put before it.
+    let proxied = api(&[
+        ("rate_limit", "1/1h"),
+        ("rate_limit_client_header", "X-Forwarded-For"),
+    ]);
+    let from = |chain: &str| {
+        proxied
+            .send("GET", "/todos", &[("x-forwarded-for", chain)], "")
+            .status()
+    };
+    assert_eq!(from("203.0.113.7"), 200);
+    assert_eq!(from("198.51.100.1, 203.0.113.7"), 429);
+    assert_eq!(from("203.0.113.8"), 200);
+    assert_eq!(from("203.0.113.7, 203.0.113.8"), 429);
+    // Without the header: the host's address, here none: one bucket for all.
+    assert_eq!(proxied.send("GET", "/todos", &[], "").status(), 200);
+    assert_eq!(proxied.send("GET", "/todos", &[], "").status(), 429);
+
+    // The address the host reports (Spin's spin-client-addr, put in the request by the
+    // adapter).
+    let direct = api(&[("rate_limit", "1/1h")]);
+    let from_host = |address: &str| {
+        let mut request = request("GET", "/todos", &[], &b""[..]);
+        request
+            .extensions_mut()
+            .insert(api::ClientAddress(address.to_owned()));
+        api::handle(&direct.store, &direct.config, request).status()
+    };
+    assert_eq!(from_host("192.0.2.1"), 200);
+    assert_eq!(from_host("192.0.2.1"), 429);
+    assert_eq!(from_host("192.0.2.2"), 200);
+
+    // A verified token's subject, whatever the address.
+    let tokened = api(&[("rate_limit", "1/1h"), ("jwt_hs256_secret", SECRET)]);
+    let post_as = |sub: &str| {
+        let mut claims = tokens::fresh();
+        claims["sub"] = json!(sub);
+        tokened
+            .post_bearer(&tokens::hs256(SECRET.as_bytes(), &claims))
+            .status()
+    };
+    assert_eq!(post_as("alice"), 201);
+    assert_eq!(post_as("alice"), 429);
+    assert_eq!(post_as("bob"), 201);
+    // A request refused for its token takes nothing from anyone's bucket.
+    assert_eq!(tokened.post_with(Some("Bearer nonsense")).status(), 401);
+    // A read needs no token here, but a valid one still names its client; a bad one is
+    // ignored (the read is keyed by address: here, everyone).
+    let read_as = |authorization: &str| {
+        tokened
+            .send("GET", "/todos", &[("authorization", authorization)], "")
+            .status()
+    };
+    let mut claims = tokens::fresh();
+    claims["sub"] = json!("carol");
+    let carol = format!("Bearer {}", tokens::hs256(SECRET.as_bytes(), &claims));
+    assert_eq!(read_as(&carol), 200);
+    assert_eq!(read_as(&carol), 429);
+    assert_eq!(read_as("Bearer nonsense"), 200);
+    assert_eq!(read_as("Bearer nonsense"), 429);
+}
+
+#[test]
+fn spin_reports_the_client_address_last_with_a_port() {
+    let from = |lines: &[&str]| {
+        let mut headers = http::HeaderMap::new();
+        for line in lines {
+            headers.append("spin-client-addr", line.parse().unwrap());
+        }
+        api::ClientAddress::from_spin(&headers).map(|address| address.0)
+    };
+    assert_eq!(from(&["127.0.0.1:54321"]).as_deref(), Some("127.0.0.1"));
+    assert_eq!(from(&["[::1]:8080"]).as_deref(), Some("::1"));
+    assert_eq!(
+        from(&["6.6.6.6:1", "10.0.0.2:4444"]).as_deref(),
+        Some("10.0.0.2")
+    );
+    assert_eq!(from(&[]), None);
+}
+
+#[test]
+fn invalid_rate_limit_settings_are_named() {
+    for (settings, named) in [
+        (&[("rate_limit", "lots")][..], "rate_limit"),
+        (&[("rate_limit", "10/1d")][..], "rate_limit"),
+        (
+            &[("rate_limit_client_header", "x-real-ip")][..],
+            "rate_limit_client_header",
+        ),
+    ] {
+        let lookup = |name: &str| {
+            Ok(settings
+                .iter()
+                .find(|(setting, _)| *setting == name)
+                .map(|(_, value)| (*value).to_owned()))
+        };
+        let ConfigError { setting, .. } = Config::read(lookup).unwrap_err();
+        assert_eq!(setting, named);
+    }
+}

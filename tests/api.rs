@@ -1369,6 +1369,13 @@ impl<S: Store> Store for RacedOnce<S> {
     fn list_version(&self) -> StoreResult<u64> {
         self.inner.list_version()
     }
+    fn take_token(
+        &self,
+        bucket: &str,
+        limit: &todo_api::ratelimit::RateLimit,
+    ) -> StoreResult<todo_api::ratelimit::Admission> {
+        self.inner.take_token(bucket, limit)
+    }
     fn update(
         &self,
         id: TodoId,

@@ -1086,3 +1086,127 @@ fn reads_of_a_todo_being_toggled_all_succeed_on_the_spin_build_under_spin_up() {
         "spin up",
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The rate limit across replicas
+
+/// The limit the replica runs set: a burst of 20, then one request every 100 ms.
+const REPLICA_RATE_LIMIT: &str = "20/2s";
+
+/// Sixteen clients send reads and writes (each write a title of its own) across the
+/// replicas for about three seconds, all in one bucket (no token, and every client has the
+/// same address). Admitted requests (not `429`) in the whole run must be no more than the
+/// bucket allows in that time: its burst, and one per interval after; and exactly the
+/// writes that were admitted are stored, so a refused request changed nothing.
+fn the_rate_limit_holds_across_replicas(bases: &[String]) {
+    let (burst, interval) = (20_i64, Duration::from_millis(100));
+    let admitted = AtomicUsize::new(0);
+    let refused = AtomicUsize::new(0);
+    let written = Mutex::new(BTreeSet::new());
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for client in 0..16 {
+            let (admitted, refused, written, stop) = (&admitted, &refused, &written, &stop);
+            scope.spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let base = &bases[(client + n) % bases.len()];
+                    let title = format!("client {client} request {n}");
+                    let reply = if n % 2 == 0 {
+                        let body = json!({ "title": title }).to_string();
+                        support::request_to(base, "POST", "/todos", &[JSON], body.as_bytes())
+                    } else {
+                        support::request_to(base, "GET", "/todos", &[], b"")
+                    }
+                    .expect("an answer");
+                    match reply.status {
+                        429 => {
+                            assert!(reply.is_problem(429));
+                            assert!(reply.header("retry-after").is_some());
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        200 | 201 => {
+                            admitted.fetch_add(1, Ordering::Relaxed);
+                            if reply.status == 201 {
+                                written.lock().unwrap().insert(title);
+                            }
+                        }
+                        other => panic!("{other}: {}", String::from_utf8_lossy(&reply.body)),
+                    }
+                }
+            });
+        }
+        thread::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let elapsed = started.elapsed();
+    let (admitted, refused) = (admitted.into_inner(), refused.into_inner());
+    let allowed = burst + (elapsed.as_micros() / interval.as_micros()) as i64 + 1;
+    eprintln!(
+        "rate limit {REPLICA_RATE_LIMIT} across {} replicas, 16 clients, {elapsed:?}: \
+         {admitted} admitted (at most {allowed} allowed), {refused} refused",
+        bases.len()
+    );
+    assert!(refused > 0, "the clients never reached the limit");
+    assert!(
+        admitted as i64 <= allowed,
+        "{admitted} admitted, {allowed} allowed"
+    );
+    assert!(
+        admitted as i64 >= burst,
+        "{admitted} admitted: not even the burst"
+    );
+    // The bucket full again, read what is stored: exactly the admitted writes.
+    thread::sleep(Duration::from_secs(2));
+    let stored =
+        support::request_to(&bases[0], "GET", "/todos?pageSize=1000", &[], b"").expect("an answer");
+    assert_eq!(stored.status, 200);
+    let titles: BTreeSet<String> = stored
+        .json()
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|todo| todo["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, written.into_inner().unwrap());
+}
+
+#[test]
+fn the_rate_limit_holds_across_three_wasmtime_serve_replicas_on_one_directory() {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let replicas: Vec<Server> = (0..3)
+        .map(|_| Server::start_as_make_serve(&data, &[("TODO_RATE_LIMIT", REPLICA_RATE_LIMIT)]))
+        .collect();
+    let bases: Vec<String> = replicas.iter().map(|server| server.base.clone()).collect();
+    the_rate_limit_holds_across_replicas(&bases);
+}
+
+#[test]
+fn the_rate_limit_holds_across_three_spin_up_replicas_of_the_postgres_build() {
+    let _machine = support::spin::one_at_a_time();
+    let database = support::postgres::Database::create();
+    let state = TempDir::new().unwrap();
+    let config = support::spin::SpinUpConfig::new(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", &database.host()),
+            ("rate_limit", REPLICA_RATE_LIMIT),
+        ],
+    );
+    let replicas: Vec<support::spin::SpinUp> = (0..3)
+        .map(|n| {
+            support::spin::SpinUp::start(
+                &config,
+                support::free_port(),
+                &state.path().join(format!("replica-{n}")),
+            )
+        })
+        .collect();
+    let bases: Vec<String> = replicas.iter().map(|spin| spin.base.clone()).collect();
+    the_rate_limit_holds_across_replicas(&bases);
+}

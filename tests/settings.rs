@@ -164,6 +164,7 @@ fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
             "jwt_audience",
             "jwt_write_scope",
             "jwt_protect_reads",
+            "rate_limit",
             "max_body_bytes",
             "max_title_length",
             "body_timeout_ms"
@@ -171,7 +172,7 @@ fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
     );
     assert_eq!(
         read("GET", "/todos/1", &[], b""),
-        ["cors_allowed_origins", "jwt_protect_reads"]
+        ["cors_allowed_origins", "jwt_protect_reads", "rate_limit"]
     );
     assert_eq!(read("GET", "/healthz", &[], b""), ["cors_allowed_origins"]);
     let mut all = read("GET", "/readyz", &[], b"");

@@ -123,6 +123,31 @@ fn two_spin_up_replicas_on_one_postgres_database_give_lists_the_same_tags() {
     );
 }
 
+/// The rate limit under real `spin up`: a client is the address Spin reports, the one Spin
+/// appends after any `spin-client-addr` the client sent, so sending one escapes nothing.
+#[test]
+fn under_spin_up_the_rate_limit_keys_by_the_address_spin_reports() {
+    let _machine = support::spin::one_at_a_time();
+    let state = TempDir::new().unwrap();
+    let config = SpinUpConfig::new("spin.toml", &[("rate_limit", "2/1h")]);
+    let spin = SpinUp::start(&config, support::free_port(), state.path());
+    for left in [1, 0] {
+        let read = spin.call("GET", "/todos", &[], b"");
+        assert_eq!(read.status, 200);
+        let expected = format!("\"default\";r={left};t={}", (2 - left) * 1800);
+        assert_eq!(read.header("ratelimit"), Some(expected.as_str()));
+    }
+    let spoofed = spin.call(
+        "GET",
+        "/todos",
+        &[("spin-client-addr", "203.0.113.9:1")],
+        b"",
+    );
+    assert!(spoofed.is_problem(429), "{}", spoofed.status);
+    assert!(spoofed.header("retry-after").is_some());
+    assert_eq!(spin.call("GET", "/healthz", &[], b"").status, 200);
+}
+
 /// Settings as Spin variables (`SPIN_VARIABLE_*`): CORS and bearer tokens take effect; an
 /// invalid value answers `500` naming it wherever it is read, and `/readyz` reads every
 /// setting, so a replica with one is never ready.

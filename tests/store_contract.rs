@@ -11,6 +11,7 @@ use std::thread;
 
 use serde_json::json;
 use tempfile::TempDir;
+use todo_api::ratelimit::RateLimit;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::store::{ListQuery, Sort, Store, Written};
@@ -298,6 +299,52 @@ fn the_list_version_moves_under_concurrent_writers<F: Fixture>() {
     }
 }
 
+/// A rate limit bucket admits its burst, then one request per interval; refused requests
+/// change nothing; buckets are apart; any handle sees the same bucket.
+fn a_bucket_admits_its_burst_then_one_per_interval<F: Fixture>() {
+    let fixture = F::new();
+    let (store, other) = (fixture.open(), fixture.open());
+    let limit = RateLimit::parse("3/1s").unwrap();
+    let take = |store: &F::Store, bucket: &str| store.take_token(bucket, &limit).unwrap();
+    let first = take(&store, "client a");
+    assert!(first.admitted);
+    assert!(take(&other, "client a").admitted);
+    let third = take(&store, "client a");
+    assert!(third.admitted);
+    // The burst is spent: refused, and the bucket left as it was.
+    let refused = take(&other, "client a");
+    assert!(!refused.admitted, "{refused:?} after {third:?}");
+    assert_eq!(refused.tat_us, third.tat_us, "a refusal changes nothing");
+    assert!(refused.now_us >= first.now_us);
+    assert!(take(&store, "client b").admitted, "another bucket");
+    // One interval later, one more.
+    thread::sleep(std::time::Duration::from_millis(400));
+    assert!(take(&store, "client a").admitted);
+    assert!(!take(&other, "client a").admitted);
+}
+
+/// Sixteen handles (instances, replicas) ask one bucket at once, 128 requests where the
+/// bucket refills one an hour: exactly its burst is admitted.
+fn a_bucket_admits_exactly_its_burst_to_concurrent_requests<F: Fixture>() {
+    let fixture = Arc::new(F::new());
+    let barrier = Arc::new(Barrier::new(16));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (fixture, barrier) = (Arc::clone(&fixture), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let store = fixture.open();
+                let limit = RateLimit::parse("50/1h").unwrap();
+                barrier.wait();
+                (0..8)
+                    .filter(|_| store.take_token("everyone", &limit).unwrap().admitted)
+                    .count()
+            })
+        })
+        .collect();
+    let admitted: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(admitted, 50);
+}
+
 fn data_survives_reopening<F: Fixture>() {
     let fixture = F::new();
     let created = fixture.open().create(&fields("kept", false)).unwrap();
@@ -511,6 +558,8 @@ contract!(
     totals_stay_exact_under_racing_completion_changes_and_deletes,
     the_list_version_moves_with_every_write_and_only_then,
     the_list_version_moves_under_concurrent_writers,
+    a_bucket_admits_its_burst_then_one_per_interval,
+    a_bucket_admits_exactly_its_burst_to_concurrent_requests,
 );
 
 /// PostgreSQL searches through a trigram index where the store may create pg_trgm (the

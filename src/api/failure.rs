@@ -13,6 +13,7 @@ use http::{HeaderName, Method, Response, StatusCode, header};
 use super::route::Route;
 use crate::config::ConfigError;
 use crate::problem::Problem;
+use crate::ratelimit::{Admission, RateLimit};
 use crate::store::StoreError;
 use crate::todo::{FieldErrors, TodoId};
 
@@ -34,6 +35,11 @@ pub enum Failure {
     /// A write without `If-Match` lost the race to other writers every time it tried.
     Contention(TodoId),
     Misconfigured(ConfigError),
+    /// Over the rate limit: the bucket as the store left it.
+    RateLimited {
+        limit: RateLimit,
+        admission: Admission,
+    },
     /// The host handed over a request that `http` cannot represent; the cause is logged.
     Host(String),
 }
@@ -182,6 +188,16 @@ answers! {
             "The service is misconfigured: setting {} is invalid; its log says why.",
             logged(&error, error.setting)
         );
+    Failure::RateLimited { limit, admission } => TOO_MANY_REQUESTS,
+        format!(
+            "Over the rate limit of {} requests per {} s; nothing changed. Retry after {} s.",
+            limit.limit,
+            limit.period_secs,
+            limit.retry_after_secs(admission)
+        ),
+        .with_header(header::RETRY_AFTER, limit.retry_after_secs(admission).to_string()),
+        .with_header(HeaderName::from_static("ratelimit-policy"), limit.policy_field()),
+        .with_header(HeaderName::from_static("ratelimit"), limit.status_field(admission));
     Failure::Host(cause) => BAD_REQUEST,
         logged(format_args!("request unreadable: {cause}"), "The request cannot be read.");
 }

@@ -38,9 +38,10 @@ pub use handlers::SUCCESS_STATUSES;
 pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use route::{Operation, Route, routes};
 
-use crate::config::{ConfigError, Limits, Settings};
+use crate::config::{ConfigError, Limits, RateLimiting, Settings};
 use crate::cors::Cors;
 use crate::jwt::Rejected;
+use crate::ratelimit::{Admission, RateLimit};
 use crate::store::Store;
 use failure::Denied;
 use handlers::Incoming;
@@ -151,13 +152,34 @@ fn respond<S: Store, B: Read>(
         Err(error) => return misconfigured(error),
     };
     let accepted = encoding::Accepted::parse(&parts.headers);
+    let mut rate_limited = None;
     let answer = route.and_then(|route| {
         let operation =
             route::operation(route, &parts.method).ok_or_else(|| Failure::MethodNotAllowed {
                 method: parts.method.clone(),
                 route,
             })?;
-        authorize(settings, operation, &parts.headers)?;
+        let subject = authorize(settings, operation, &parts.headers)?;
+        // The rate limit, once the token is verified and before anything is read or
+        // written: a refused request changes nothing.
+        if is_rate_limited(operation)
+            && let Some(limiting) = settings.rate_limit().map_err(Failure::Misconfigured)?
+        {
+            // A token on a request that needs none still names its client, where valid.
+            let subject = match subject {
+                Some(subject) => Some(subject),
+                None => verified_subject(settings, &parts.headers),
+            };
+            let key = rate_limit_key(&limiting, subject, &parts);
+            let admission = store.take_token(&key, &limiting.limit)?;
+            if !admission.admitted {
+                return Err(Failure::RateLimited {
+                    limit: limiting.limit,
+                    admission,
+                });
+            }
+            rate_limited = Some((limiting.limit, admission));
+        }
         let limits = match operation {
             Operation::CreateTodo | Operation::ReplaceTodo(_) | Operation::PatchTodo(_) => {
                 settings.limits().map_err(Failure::Misconfigured)?
@@ -187,6 +209,9 @@ fn respond<S: Store, B: Read>(
         Ok(response)
     });
     let mut response = answer.unwrap_or_else(Failure::into_response);
+    if let Some((limit, admission)) = rate_limited {
+        insert_rate_limit_fields(&mut response, &limit, admission);
+    }
     // Before HEAD drops the content: its Content-Length is the encoded length.
     encoding::encode(&mut response, &accepted);
     if parts.method == Method::HEAD {
@@ -219,6 +244,118 @@ fn without_content(response: &mut Response<Vec<u8>>) {
     }
 }
 
+/// The client's address as the host reports it (Spin's `spin-client-addr`, its port left
+/// out), put in a request's extensions by the host adapter: the rate limit's key where no
+/// token and no trusted proxy header names the client. `wasmtime serve` reports none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl ClientAddress {
+    /// The address in Spin's `spin-client-addr` value (`127.0.0.1:54321`, `[::1]:54321`):
+    /// the last of its field lines, as Spin appends its own after any the client sent.
+    pub fn from_spin(headers: &HeaderMap) -> Option<Self> {
+        let value = headers
+            .get_all("spin-client-addr")
+            .iter()
+            .next_back()?
+            .to_str()
+            .ok()?;
+        let address = match value.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next()?,
+            None => value.rsplit_once(':').map_or(value, |(host, _)| host),
+        };
+        (!address.is_empty()).then(|| Self(address.to_owned()))
+    }
+}
+
+/// The `sub` of the request's bearer token, where tokens are configured and it is valid
+/// (a request that needs no token is not refused for a bad one).
+fn verified_subject(settings: &impl Settings, headers: &HeaderMap) -> Option<String> {
+    let token = bearer_token(headers)?;
+    let policy = settings.auth().ok()??;
+    policy.verify(token, unix_now()).ok()?.subject
+}
+
+/// Whether requests of `operation` count against the rate limit: reads and writes of
+/// todos; never probes, the document or CORS preflights (answered before this).
+fn is_rate_limited(operation: Operation) -> bool {
+    matches!(
+        operation,
+        Operation::ListTodos
+            | Operation::CreateTodo
+            | Operation::GetTodo(_)
+            | Operation::ReplaceTodo(_)
+            | Operation::PatchTodo(_)
+            | Operation::DeleteTodo(_)
+            | Operation::Describe(Route::Todos | Route::Todo(_))
+    )
+}
+
+/// Whose bucket a request takes from: the verified token's `sub`; else the client's
+/// address from the trusted proxy's header (`X-Forwarded-For`: its last address, the one
+/// the proxy appended) or as the host reports it; else one bucket for every client.
+fn rate_limit_key(
+    limiting: &RateLimiting,
+    subject: Option<String>,
+    parts: &http::request::Parts,
+) -> String {
+    // A name as the client gave it, but never longer than 128 bytes in the store: a longer
+    // one is kept as its fingerprint.
+    let bounded = |name: String| {
+        if name.len() <= 128 {
+            name
+        } else {
+            let fingerprint = crate::store::fnv1a(crate::store::FNV_START, name.as_bytes());
+            format!("{fingerprint:016x}")
+        }
+    };
+    if let Some(subject) = subject {
+        return format!("sub {}", bounded(subject));
+    }
+    let from_proxy = limiting.client_header.as_deref().and_then(|name| {
+        let last_line = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .next_back()?
+            .to_str()
+            .ok()?;
+        let address = if name == "x-forwarded-for" {
+            last_line.rsplit(',').next()?
+        } else {
+            last_line
+        };
+        Some(address.trim().to_owned()).filter(|address| !address.is_empty())
+    });
+    let address = from_proxy.or_else(|| {
+        parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|address| address.0.clone())
+    });
+    match address {
+        Some(address) => format!("address {}", bounded(address)),
+        None => "everyone".to_owned(),
+    }
+}
+
+/// The rate limit's fields on an answer ([`crate::ratelimit`]).
+fn insert_rate_limit_fields(
+    response: &mut Response<Vec<u8>>,
+    limit: &RateLimit,
+    admission: Admission,
+) {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-policy", limit.policy_field()),
+        ("ratelimit", limit.status_field(admission)),
+    ] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
 /// Checks the bearer token where the policy asks for one: on every write, and on reads
 /// of todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set. Probes, CORS
 /// preflights and the OpenAPI document stay open.
@@ -226,7 +363,7 @@ fn authorize(
     settings: &impl Settings,
     operation: Operation,
     headers: &HeaderMap,
-) -> Result<(), Failure> {
+) -> Result<Option<String>, Failure> {
     let write = matches!(
         operation,
         Operation::CreateTodo
@@ -248,10 +385,10 @@ fn authorize(
     let checked =
         write || (reads_todos && settings.protect_reads().map_err(Failure::Misconfigured)?);
     if !checked {
-        return Ok(());
+        return Ok(None);
     }
     let Some(policy) = settings.auth().map_err(Failure::Misconfigured)? else {
-        return Ok(());
+        return Ok(None);
     };
     let token = bearer_token(headers).ok_or(Failure::Denied(Denied::NoToken))?;
     let grant = policy
@@ -261,7 +398,7 @@ fn authorize(
         Some(scope) if write && !grant.has_scope(scope) => {
             Err(Failure::Denied(Denied::MissingScope(scope.clone())))
         }
-        _ => Ok(()),
+        _ => Ok(grant.subject),
     }
 }
 

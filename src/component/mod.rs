@@ -159,9 +159,18 @@ fn into_http_request<'a>(
         builder = builder.header(name, value);
     }
     let body = BodyReader::new(request, settings, arrived);
-    builder
+    #[allow(unused_mut)]
+    let mut request = builder
         .body(body)
-        .map_err(|error| format!("{error} (URI {uri:?})"))
+        .map_err(|error| format!("{error} (URI {uri:?})"))?;
+    // Spin reports the client's address (the rate limit's key where nothing else names the
+    // client); wasmtime serve reports none, and a `spin-client-addr` a client sends it is
+    // not trusted there.
+    #[cfg(any(feature = "spin", feature = "spin-postgres"))]
+    if let Some(address) = crate::api::ClientAddress::from_spin(request.headers()) {
+        request.extensions_mut().insert(address);
+    }
+    Ok(request)
 }
 
 /// The request body as `std::io::Read`, pulled from the host only as far as it is read,

@@ -12,6 +12,7 @@ pub use sql as sqlite;
 
 use std::fmt;
 
+use crate::ratelimit::{Admission, RateLimit};
 use crate::todo::{Todo, TodoFields, TodoId, fold_case};
 
 /// A todo as stored, with the revision its `ETag` is made from.
@@ -157,6 +158,12 @@ pub trait Store {
     /// entity tag can be derived from it without reading the page. Read it before the
     /// page: a tag is then never newer than the page it names.
     fn list_version(&self) -> StoreResult<u64>;
+
+    /// Takes one request from the rate limit bucket `bucket` under `limit`
+    /// ([`crate::ratelimit`]), in one atomic step that every instance and replica sees, at
+    /// the store's time: admitted or not, and the bucket's TAT after. A refused request
+    /// changes nothing. Buckets are not todos: losing one forgets only recent requests.
+    fn take_token(&self, bucket: &str, limit: &RateLimit) -> StoreResult<Admission>;
 
     /// Replaces the fields of todo `id` if its revision is still `expected_revision`.
     fn update(

@@ -24,6 +24,7 @@
 use std::borrow::Cow;
 
 use super::{ListPage, ListQuery, Sort, Store, StoreError, StoreResult, Versioned, Written};
+use crate::ratelimit::{Admission, RateLimit};
 use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId, fold_case};
 
 /// A value bound to or read from a statement: the subset of SQLite's types used here.
@@ -292,18 +293,53 @@ const SQLITE_MIGRATIONS: &[&[Step]] = &[
              SELECT id, title_folded FROM todos"),
     ],
     // 6: the collection's version, which every write moves (see [`BUMP_VERSION`]): lists'
-    // entity tags derive from it. A write of this release to a version-5 database finds no
-    // such table and migrates first.
+    // entity tags derive from it; and rate limit buckets. A write of this release to a
+    // version-5 database finds no such table and migrates first.
     &[
         Sql(CREATE_TODO_CHANGES),
         Sql("INSERT OR IGNORE INTO todo_changes (id, version) VALUES (0, 0)"),
+        Sql(CREATE_RATE_BUCKETS),
     ],
 ];
+
+/// Rate limit buckets ([`crate::ratelimit`]): one row per client key, its TAT in
+/// microseconds since the Unix epoch, and whether the last request to it was admitted (what
+/// [`take_token_sql`] returns). Rows whose TAT has passed are as good as none and are removed.
+const CREATE_RATE_BUCKETS: &str = "CREATE TABLE IF NOT EXISTS rate_buckets (\
+    bucket TEXT PRIMARY KEY, tat BIGINT NOT NULL, admitted BIGINT NOT NULL)";
 
 /// One row, `id` 0: how many writes the collection has taken (SQLite's version 6,
 /// PostgreSQL's version 2).
 const CREATE_TODO_CHANGES: &str = "CREATE TABLE IF NOT EXISTS todo_changes (\
     id INTEGER PRIMARY KEY CHECK (id = 0), version BIGINT NOT NULL)";
+/// One step of GCRA ([`crate::ratelimit`]) on a bucket, in one statement that always
+/// returns the bucket's row: a new bucket admits and starts one interval ahead of now; an
+/// existing one admits where its TAT (or now, if later) is within the tolerance of now, and
+/// then moves one interval on; otherwise it stays as it was. Every `SET` expression reads
+/// the row as it was before the statement. `{now}` is the database's clock in
+/// microseconds, read when the statement runs (after any wait for the bucket), `?` the
+/// interval and the tolerance.
+fn take_token_sql(dialect: Dialect) -> String {
+    let now = match dialect {
+        // Julian days, to the millisecond, the same for the whole statement.
+        Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+        // The clock as the statement reaches the row (after waiting for its lock).
+        Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+    };
+    let ahead =
+        format!("(CASE WHEN rate_buckets.tat > {now} THEN rate_buckets.tat ELSE {now} END)");
+    let admits = format!("{ahead} - {now} <= ?");
+    // `admitted` first: where the clock moves between the two, it can only turn a refusal
+    // into an admission, so `admitted` never says yes to a bucket left unmoved.
+    format!(
+        "INSERT INTO rate_buckets (bucket, tat, admitted) VALUES (?, {now} + ?, 1) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+         admitted = CASE WHEN {admits} THEN 1 ELSE 0 END, \
+         tat = CASE WHEN {admits} THEN {ahead} + ? ELSE rate_buckets.tat END \
+         RETURNING tat, admitted, {now}"
+    )
+}
+
 /// A create's move of the collection's version. Every write locks the todo's row first,
 /// then the totals, then this row, so that no two writers wait for each other in a circle.
 const BUMP_VERSION: &str = "UPDATE todo_changes SET version = version + 1 WHERE id = 0";
@@ -327,13 +363,18 @@ BEGIN
     IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 2) THEN
         RETURN;
     END IF;
-    -- 2: the collection's version, which every write moves; lists' entity tags derive
-    -- from it.
+    -- 2: the collection's version, which every write moves (lists' entity tags derive
+    -- from it), and rate limit buckets.
     CREATE TABLE IF NOT EXISTS todo_changes (
         id BIGINT PRIMARY KEY CHECK (id = 0),
         version BIGINT NOT NULL
     );
     INSERT INTO todo_changes (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
+    CREATE TABLE IF NOT EXISTS rate_buckets (
+        bucket TEXT PRIMARY KEY,
+        tat BIGINT NOT NULL,
+        admitted BIGINT NOT NULL
+    );
     INSERT INTO schema_migrations (version) VALUES (2);
     IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 1) THEN
         RETURN;
@@ -509,6 +550,17 @@ impl<E: SqlExecutor> SqlStore<E> {
         })
     }
 
+    /// Removes the rate limit buckets whose TAT is before `now_us`: such a bucket is as
+    /// good as none.
+    pub fn remove_idle_buckets(&self, now_us: i64) -> StoreResult<()> {
+        self.with_schema(|| {
+            self.db.execute(
+                &E::DIALECT.placeholders("DELETE FROM rate_buckets WHERE tat < ?"),
+                &[SqlValue::Integer(now_us)],
+            )
+        })
+    }
+
     fn raw_query(&self, sql: &str, params: &[SqlValue]) -> StoreResult<Rows> {
         self.db
             .query(&E::DIALECT.placeholders(sql), params)
@@ -620,6 +672,50 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             .and_then(as_i64)
             .map(|version| version as u64)
             .ok_or_else(|| StoreError::Corrupt("the collection has no version row".into()))
+    }
+
+    fn take_token(&self, bucket: &str, limit: &RateLimit) -> StoreResult<Admission> {
+        let (interval, tolerance) = (limit.interval_us(), limit.tolerance_us());
+        let params = [
+            SqlValue::Text(bucket.to_owned()),
+            SqlValue::Integer(interval),
+            SqlValue::Integer(tolerance),
+            SqlValue::Integer(tolerance),
+            SqlValue::Integer(interval),
+        ];
+        let sql = take_token_sql(E::DIALECT);
+        // On SQLite in a `BEGIN IMMEDIATE` transaction: a lone upsert reads before it writes,
+        // and a reader that cannot upgrade to a writer is refused at once (SQLITE_BUSY,
+        // no waiting), where the immediate lock waits its turn. PostgreSQL waits on the
+        // row either way.
+        let rows = match E::DIALECT {
+            Dialect::Sqlite => self
+                .write(&[Statement::Query(&sql, &params)])?
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            Dialect::Postgres => self.query(&sql, &params)?,
+        };
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("a bucket's upsert returned no row".into()))?;
+        let (Some(tat), Some(admitted), Some(now)) = (
+            row.first().and_then(as_i64),
+            row.get(1).and_then(as_i64),
+            row.get(2).and_then(as_i64),
+        ) else {
+            return Err(StoreError::Corrupt("a bucket's row does not read".into()));
+        };
+        // Buckets whose TAT has passed are as good as none: about one request in 64 removes
+        // them, so the table holds only the clients of the last period or so.
+        if (tat / 1000) % 64 == 0 {
+            let _ = self.remove_idle_buckets(now);
+        }
+        Ok(Admission {
+            admitted: admitted == 1,
+            tat_us: tat,
+            now_us: now,
+        })
     }
 
     fn update(
@@ -1170,6 +1266,27 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("VIRTUAL TABLE"), "{plan}");
+    }
+
+    /// Buckets whose TAT has passed are removed; others stay.
+    #[test]
+    fn idle_rate_buckets_are_removed() {
+        let fixture = Sqlite::new();
+        let store = fixture.open();
+        let long = crate::ratelimit::RateLimit::parse("1/1h").unwrap();
+        let short = crate::ratelimit::RateLimit::parse("1000/1s").unwrap();
+        let kept = store.take_token("kept", &long).unwrap();
+        for bucket in ["a", "b", "c"] {
+            store.take_token(bucket, &short).unwrap();
+        }
+        let db = rusqlite::Connection::open(fixture.0.path().join("todos.db")).unwrap();
+        let rows = || -> i64 {
+            db.query_row("SELECT COUNT(*) FROM rate_buckets", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(rows(), 4);
+        store.remove_idle_buckets(kept.now_us + 2_000_000).unwrap();
+        assert_eq!(rows(), 1);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::store::{ListQuery, Store, Versioned};
 use crate::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
 
 /// Default settings, or (`secured`) bearer tokens on reads and writes, CORS for one
-/// origin and a 64-byte body limit.
+/// origin, a 64-byte body limit, and a rate limit no run reaches, keyed by
+/// `X-Forwarded-For` (so every request takes from a bucket a hostile header may name).
 pub fn config(secured: bool) -> Config {
     let settings: &[(&str, &str)] = if secured {
         &[
@@ -15,6 +16,8 @@ pub fn config(secured: bool) -> Config {
             ("jwt_protect_reads", "true"),
             ("cors_allowed_origins", "https://app.example.com"),
             ("max_body_bytes", "64"),
+            ("rate_limit", "1000000/1h"),
+            ("rate_limit_client_header", "X-Forwarded-For"),
         ]
     } else {
         &[]

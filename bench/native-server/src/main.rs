@@ -98,7 +98,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (backend, config) = (Arc::new(backend), Arc::new(Config::default()));
+    let (backend, config) = (Arc::new(backend), Arc::new(
+        // Settings as wasmtime serve's component takes them: TODO_* from the environment.
+        Config::read(|name| Ok(std::env::var(todo_api::config::env_name(name)).ok()))
+            .expect("valid TODO_* settings"),
+    ));
     let listener = TcpListener::bind(&address).await.expect("bind");
     println!("Serving HTTP on http://{address}/");
     loop {

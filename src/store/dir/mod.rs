@@ -13,6 +13,7 @@
 //! {root}/counts/valid, valid-link     two names of one file: the epoch the marks were last checked under
 //! {root}/summaries/{block}            every live todo of a block of 1,024 ids, for searches and sorts
 //! {root}/summaries/{block}.gen        the block's generation: a random token every writer replaces
+//! {root}/buckets/{fingerprint}/{n}    a rate limit bucket's states (see `buckets.rs`)
 //! {root}/tmp/{random}                 staging: every file is written and synced here first
 //! {root}/last-id                      a hint where to start looking for the next free id
 //! ```
@@ -107,6 +108,7 @@
 //! before reading it), and each host call crosses the component boundary (arguments
 //! copied, handles kept in the host's tables) besides the system call it makes.
 
+mod buckets;
 mod counting;
 mod reader;
 mod revisions;
@@ -123,6 +125,7 @@ use std::path::{Path, PathBuf};
 pub use reader::{DirReader, StdReader};
 
 use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
+use crate::ratelimit::{Admission, RateLimit};
 use crate::todo::{Todo, TodoFields, TodoId};
 
 /// How many ids past the `last-id` hint to try before listing the directory instead.
@@ -243,6 +246,10 @@ impl<R: DirReader> Store for DirStore<R> {
         self.generations_version()
     }
 
+    fn take_token(&self, bucket: &str, limit: &RateLimit) -> StoreResult<Admission> {
+        self.take_bucket_token(bucket, limit, unix_now_us)
+    }
+
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
         self.sweep_after_crashes();
         if !query.is_by_id_and_completion() {
@@ -301,6 +308,13 @@ fn create_layout_dir(dir: &Path) -> io::Result<()> {
 /// Makes the directory's entries (a new name) durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Microseconds since the Unix epoch on the host's wall clock.
+fn unix_now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as i64)
 }
 
 fn random_u64() -> u64 {

@@ -623,3 +623,50 @@ fn a_summary_holds_only_under_its_blocks_generation_and_the_counts_epoch() {
     );
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), written);
 }
+
+/// A bucket keeps its last 64 states, and buckets idle for a period are removed by a later
+/// admission (one whose instant is a multiple of 64 microseconds looks).
+#[test]
+fn the_dir_store_keeps_few_bucket_states_and_removes_idle_buckets() {
+    let dir = Dir::new();
+    let store = dir.open();
+    let limit = crate::ratelimit::RateLimit::parse("1000/1s").unwrap();
+    let t0: i64 = 1_800_000_000_000_000 + 1;
+    for n in 0..200 {
+        assert!(
+            store
+                .take_bucket_token("busy", &limit, || t0 + n)
+                .unwrap()
+                .admitted
+        );
+    }
+    for other in ["a", "b", "c"] {
+        store.take_bucket_token(other, &limit, || t0).unwrap();
+    }
+    let buckets = dir.0.path().join("buckets");
+    let count = |path: &std::path::Path| std::fs::read_dir(path).unwrap().count();
+    assert_eq!(count(&buckets), 4);
+    let busy = std::fs::read_dir(&buckets)
+        .unwrap()
+        .flatten()
+        .map(|entry| count(&entry.path()))
+        .max()
+        .unwrap();
+    assert!(busy <= 64, "{busy} states kept");
+    // Two periods later, an admission that looks: every bucket but its own is gone.
+    let later = (t0 + 2_000_000) / 64 * 64 + 64;
+    assert!(
+        store
+            .take_bucket_token("new", &limit, || later)
+            .unwrap()
+            .admitted
+    );
+    assert_eq!(count(&buckets), 1);
+    // A removed bucket starts again full.
+    assert!(
+        store
+            .take_bucket_token("busy", &limit, || later)
+            .unwrap()
+            .admitted
+    );
+}

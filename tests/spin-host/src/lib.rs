@@ -499,7 +499,8 @@ fn add_spin_headers(request: &mut hyper::Request<Incoming>, client: SocketAddr) 
     ];
     for (name, value) in pairs {
         if let Ok(value) = http::HeaderValue::from_str(&value) {
-            request.headers_mut().insert(name, value);
+            // After any the client sent, as Spin appends its own (trigger-http, headers.rs).
+            request.headers_mut().append(name, value);
         }
     }
 }
