@@ -49,8 +49,8 @@ use preconditions::Preconditions;
 
 /// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
 /// `build.rs`), as `build.rs` compressed it with brotli and with gzip; `tests/openapi.rs`
-/// keeps it in step with [`routes`]. The component carries only these two copies (8 KB,
-/// where the document itself is 28 KB): a client that takes neither gets [`openapi_json`].
+/// keeps it in step with [`routes`]. The component carries only these two copies (9 KB,
+/// where the document itself is 31 KB): a client that takes neither gets [`openapi_json`].
 pub const OPENAPI_JSON_BR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br"));
 pub const OPENAPI_JSON_GZIP: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz"));
