@@ -356,11 +356,11 @@ HOST_ROUNDS = 1 if QUICK else 5
 HOST_TAIL_RUNS = 1 if QUICK else 3
 
 
-def spin_seed(wasmtime, native, work):
-    """A SQLite file of PAGE todos, seeded through the SQL store and then opened once by the
-    Spin build itself (its first list), so that every Spin kind reads the same database,
-    as components of one `spin up` share `default`."""
-    data = work / "spin-seed"
+def spin_seed(wasmtime, native, work, name="spin-seed"):
+    """A SQLite file of PAGE todos (in `work / name`), seeded through the SQL store and then
+    opened once by the Spin build itself (its first list), so that every Spin kind reads
+    the same database, as components of one `spin up` share `default`."""
+    data = work / name
     data.mkdir()
     seed_sqlite(data / "sqlite_db.db", PAGE)
     server = Server("todo-spin", wasmtime, native, data)
@@ -540,7 +540,7 @@ def limiter(wasmtime, native, work):
     """GET /todos/{id} at 8 connections with the rate limiter on and off, in turn,
     LIMITER_ROUNDS times, on each store: the directory store (make serve's wasmtime serve),
     SQLite (the Spin build under spin up), PostgreSQL (the native server, the same SQL)."""
-    spin_database = spin_seed(wasmtime, native, work)
+    spin_database = spin_seed(wasmtime, native, work, "limiter-spin-seed")
     server_url = postgres_server()
     database = postgres_database(server_url, "bench_limiter")
     seed("postgres", database, PAGE)
