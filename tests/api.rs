@@ -853,6 +853,7 @@ fn every_answer_says_how_caches_may_keep_it<S: Store>(api: Api<S>) {
     api.post(json!({ "title": "a" }));
     let document = api.get("/openapi.json");
     assert_eq!(header(&document, "cache-control"), "public, max-age=300");
+    assert_eq!(vary(&document), ["Accept-Encoding"]);
     let tag = header(&document, "etag").to_owned();
     assert!(tag.starts_with("\"o"), "{tag}");
     let cached = api.send("GET", "/openapi.json", &[("if-none-match", &tag)], b"");

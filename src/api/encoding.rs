@@ -205,24 +205,28 @@ pub fn tags_of_every_coding(identity_tag: &str) -> [String; 2] {
     [identity_tag.to_owned(), tag_in(identity_tag, Coding::Gzip)]
 }
 
-/// Sends a JSON answer with content (a `200` or `201`) in the coding `accepted` chooses:
-/// gzip from [`MIN_COMPRESSED_BYTES`] up, its `ETag` the gzip representation's. Every such
-/// answer gets `Vary: Accept-Encoding`. An answer already encoded (`/openapi.json`) and
-/// any other answer are left as they are.
+/// The codings an answer is compressed in at run time (the OpenAPI document has its own,
+/// made at build time).
+pub const RUN_TIME_CODINGS: &[Coding] = &[Coding::Gzip];
+
+/// Sends a JSON answer with content (a `200` or `201`) in the coding `accepted` chooses of
+/// [`RUN_TIME_CODINGS`]: gzip from [`MIN_COMPRESSED_BYTES`] up, its `ETag` the gzip
+/// representation's. Every such answer gets `Vary: Accept-Encoding`, here and nowhere else
+/// (but a `304`'s). An answer already encoded (`/openapi.json`) keeps its coding; any other
+/// answer is left as it is.
 pub fn encode(response: &mut Response<Vec<u8>>, accepted: &Accepted) {
     let status = response.status();
     let json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if !(status == StatusCode::OK || status == StatusCode::CREATED)
-        || !json
-        || response.headers().contains_key(header::CONTENT_ENCODING)
-    {
+    if !(status == StatusCode::OK || status == StatusCode::CREATED) || !json {
         return;
     }
     vary(response.headers_mut());
-    if accepted.choose(&[Coding::Gzip], response.body().len()) != Coding::Gzip {
+    if response.headers().contains_key(header::CONTENT_ENCODING)
+        || accepted.choose(RUN_TIME_CODINGS, response.body().len()) != Coding::Gzip
+    {
         return;
     }
     let body = std::mem::take(response.body_mut());

@@ -358,14 +358,13 @@ fn openapi(accepted: &Accepted) -> Response<Vec<u8>> {
         &mut response,
         &encoding::tag_in(super::OPENAPI_ETAG, coding),
     );
-    let headers = response.headers_mut();
+    // `Vary` as every JSON answer gets it, from `encoding::encode`.
     if coding != Coding::Identity {
-        headers.insert(
+        response.headers_mut().insert(
             header::CONTENT_ENCODING,
             HeaderValue::from_static(coding.token()),
         );
     }
-    encoding::vary(headers);
     response
 }
 
