@@ -51,7 +51,9 @@ enum Resolved {
     /// A list, with the collection's version read before its page.
     List(ListParams, u64),
     Create,
-    Get(Versioned),
+    /// A todo's answer, made before its preconditions are judged: the coding it goes out
+    /// in, and so its tag, depend on its length; and its revision.
+    Get(Response<Vec<u8>>, u64),
     Replace(Versioned),
     Patch(Versioned),
     Delete(Versioned),
@@ -67,23 +69,16 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
     let tags: Vec<String> = match &resolved {
         // The representation a GET (or HEAD) selects: in gzip where `encoding::encode` will
         // send it so, which depends on its length.
-        Resolved::Get(current) => {
-            let possible = request.accepted.possible(&[Coding::Gzip]);
-            let coding = match possible.as_slice() {
-                // One coding whatever the length (most clients): no need to know it.
-                [only] => *only,
-                _ => {
-                    let length = serde_json::to_vec(&current.todo).map_or(0, |body| body.len());
-                    request.accepted.choose(&[Coding::Gzip], length)
-                }
-            };
-            vec![encoding::tag_in(&etag(current.revision), coding)]
+        Resolved::Get(answer, revision) => {
+            let length = answer.body().len();
+            let coding = request.accepted.choose(encoding::RUN_TIME_CODINGS, length);
+            vec![encoding::tag_in(&etag(*revision), coding)]
         }
         // A list's page is not read before a 304: its tag, in every coding it might go
         // out in, whatever its length.
         Resolved::List(params, version) => {
             let tag = list_etag(*version, params);
-            let possible = request.accepted.possible(&[Coding::Gzip]);
+            let possible = request.accepted.possible(encoding::RUN_TIME_CODINGS);
             possible
                 .into_iter()
                 .map(|coding| encoding::tag_in(&tag, coding))
@@ -115,7 +110,7 @@ pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming
     match resolved {
         Resolved::List(params, version) => list_todos(store, &params, version),
         Resolved::Create => create_todo(store, request),
-        Resolved::Get(current) => Ok(todo_response(StatusCode::OK, &current)),
+        Resolved::Get(answer, _) => Ok(answer),
         Resolved::Replace(current) => change_todo(store, current, request, |body, max| {
             todo::parse_new_todo(body, max).map(Change::Replace)
         }),
@@ -157,7 +152,10 @@ fn resolve<S: Store, B>(
             declared(&[JSON])?;
             Resolved::Create
         }
-        Operation::GetTodo(id) => Resolved::Get(current(id)?),
+        Operation::GetTodo(id) => {
+            let current = current(id)?;
+            Resolved::Get(todo_response(StatusCode::OK, &current), current.revision)
+        }
         Operation::ReplaceTodo(id) => {
             declared(&[JSON])?;
             Resolved::Replace(current(id)?)

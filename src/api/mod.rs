@@ -160,9 +160,10 @@ fn respond<S: Store, B: Read>(
                 route,
             })?;
         let subject = authorize(settings, operation, &parts.headers)?;
-        // The rate limit, once the token is verified and before anything is read or
-        // written: a refused request changes nothing.
-        if is_rate_limited(operation)
+        // The rate limit, on reads and writes of todos (never probes, the document or CORS
+        // preflights), once the token is verified and before anything is read or written:
+        // a refused request changes nothing.
+        if (operation.writes_todos() || operation.reads_todos())
             && let Some(limiting) = settings.rate_limit().map_err(Failure::Misconfigured)?
         {
             // A token on a request that needs none still names its client, where valid.
@@ -276,21 +277,6 @@ fn verified_subject(settings: &impl Settings, headers: &HeaderMap) -> Option<Str
     policy.verify(token, unix_now()).ok()?.subject
 }
 
-/// Whether requests of `operation` count against the rate limit: reads and writes of
-/// todos; never probes, the document or CORS preflights (answered before this).
-fn is_rate_limited(operation: Operation) -> bool {
-    matches!(
-        operation,
-        Operation::ListTodos
-            | Operation::CreateTodo
-            | Operation::GetTodo(_)
-            | Operation::ReplaceTodo(_)
-            | Operation::PatchTodo(_)
-            | Operation::DeleteTodo(_)
-            | Operation::Describe(Route::Todos | Route::Todo(_))
-    )
-}
-
 /// Whose bucket a request takes from: the verified token's `sub`; else the client's
 /// address from the trusted proxy's header (`X-Forwarded-For`: its last address, the one
 /// the proxy appended) or as the host reports it; else one bucket for every client.
@@ -364,26 +350,11 @@ fn authorize(
     operation: Operation,
     headers: &HeaderMap,
 ) -> Result<Option<String>, Failure> {
-    let write = matches!(
-        operation,
-        Operation::CreateTodo
-            | Operation::ReplaceTodo(_)
-            | Operation::PatchTodo(_)
-            | Operation::DeleteTodo(_)
-    );
-    // OPTIONS on a todo says whether it exists and, with preconditions, how often it was
-    // written: a read like GET. (CORS preflights are answered before this, the same for
-    // every id, as browsers send them without credentials.)
-    let reads_todos = matches!(
-        operation,
-        Operation::ListTodos
-            | Operation::GetTodo(_)
-            | Operation::Describe(Route::Todos | Route::Todo(_))
-    );
+    let write = operation.writes_todos();
     // A read asks only whether reads are protected; the token rules are read when a
     // token must be checked.
-    let checked =
-        write || (reads_todos && settings.protect_reads().map_err(Failure::Misconfigured)?);
+    let checked = write
+        || (operation.reads_todos() && settings.protect_reads().map_err(Failure::Misconfigured)?);
     if !checked {
         return Ok(None);
     }

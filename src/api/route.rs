@@ -33,6 +33,27 @@ pub enum Operation {
     Describe(Route),
 }
 
+impl Operation {
+    /// A write of todos: what needs a token wherever tokens are configured.
+    pub fn writes_todos(self) -> bool {
+        matches!(
+            self,
+            Self::CreateTodo | Self::ReplaceTodo(_) | Self::PatchTodo(_) | Self::DeleteTodo(_)
+        )
+    }
+
+    /// A read of todos. `OPTIONS` on a todo says whether it exists and, with
+    /// preconditions, how often it was written: a read like `GET`. (CORS preflights are
+    /// answered before any operation, the same for every id, as browsers send them
+    /// without credentials.)
+    pub fn reads_todos(self) -> bool {
+        matches!(
+            self,
+            Self::ListTodos | Self::GetTodo(_) | Self::Describe(Route::Todos | Route::Todo(_))
+        )
+    }
+}
+
 /// The methods the API knows, in the order `Allow` lists them.
 const METHODS: [Method; 7] = [
     Method::GET,
