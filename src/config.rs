@@ -17,6 +17,8 @@
 //! | `jwt_audience`         | not checked    | an `aud` tokens must carry                    |
 //! | `jwt_write_scope`      | none           | a scope writes need (`403` without it)        |
 //! | `jwt_protect_reads`    | `false`        | reads of todos need a token too               |
+//! | `jwt_owner_claim`      | off            | owner mode: the claim naming a todo's owner (`sub`) |
+//! | `jwt_admin_scope`      | none           | a scope that reaches every owner's todos      |
 //! | `max_body_bytes`       | `65536`        | largest request body                          |
 //! | `max_title_length`     | `500`          | longest title, in characters                  |
 //! | `body_timeout_ms`      | `10000`        | time a request body may take to arrive        |
@@ -53,6 +55,8 @@ pub const SETTINGS: &[&str] = &[
     "jwt_audience",
     "jwt_write_scope",
     "jwt_protect_reads",
+    "jwt_owner_claim",
+    "jwt_admin_scope",
     "max_body_bytes",
     "max_title_length",
     "body_timeout_ms",
@@ -231,6 +235,13 @@ fn read_protect_reads(get: &Lookup<'_>) -> Result<bool, ConfigError> {
     }
 }
 
+/// `jwt_owner_claim`: the name of a claim (any JSON member name but an empty one).
+fn read_owner_claim(get: &Lookup<'_>) -> Result<Option<String>, ConfigError> {
+    Ok(get("jwt_owner_claim")?
+        .map(|claim| claim.trim().to_owned())
+        .filter(|claim| !claim.is_empty()))
+}
+
 fn read_auth(get: &Lookup<'_>) -> Result<Option<TokenPolicy>, ConfigError> {
     let mut keys = Vec::new();
     if let Some(secret) = get("jwt_hs256_secret")? {
@@ -246,6 +257,19 @@ fn read_auth(get: &Lookup<'_>) -> Result<Option<TokenPolicy>, ConfigError> {
         .transpose()
         .map_err(invalid("jwt_write_scope"))?;
     let protect_reads = read_protect_reads(get)?;
+    let owner_claim = read_owner_claim(get)?;
+    let admin_scope = get("jwt_admin_scope")?
+        .map(|scope| parse_scope(scope.trim()))
+        .transpose()
+        .map_err(invalid("jwt_admin_scope"))?;
+    if admin_scope.is_some() && owner_claim.is_none() {
+        return Err(ConfigError {
+            setting: "jwt_admin_scope",
+            message: "is set, but jwt_owner_claim is not: admins reach other owners' todos, \
+                      which exist only in owner mode"
+                .into(),
+        });
+    }
     if !keys.is_empty() {
         return Ok(Some(TokenPolicy {
             keys,
@@ -253,6 +277,8 @@ fn read_auth(get: &Lookup<'_>) -> Result<Option<TokenPolicy>, ConfigError> {
             audience,
             write_scope,
             protect_reads,
+            owner_claim,
+            admin_scope,
         }));
     }
     // Token rules without a key to check tokens with would silently leave the API
@@ -262,6 +288,7 @@ fn read_auth(get: &Lookup<'_>) -> Result<Option<TokenPolicy>, ConfigError> {
         ("jwt_audience", audience.is_some()),
         ("jwt_write_scope", write_scope.is_some()),
         ("jwt_protect_reads", protect_reads),
+        ("jwt_owner_claim", owner_claim.is_some()),
     ]
     .into_iter()
     .find(|(_, set)| *set);
@@ -288,6 +315,9 @@ pub trait Settings {
     fn origins(&self) -> Result<Cors, ConfigError>;
     fn cors(&self) -> Result<Cors, ConfigError>;
     fn protect_reads(&self) -> Result<bool, ConfigError>;
+    /// Whether todos belong to owners (`jwt_owner_claim` is set): then every request to
+    /// todos needs a token.
+    fn owner_mode(&self) -> Result<bool, ConfigError>;
     fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError>;
     fn rate_limit(&self) -> Result<Option<RateLimiting>, ConfigError>;
     /// Every setting, so that the first invalid one is named.
@@ -313,6 +343,13 @@ impl Settings for Config {
             .auth
             .as_ref()
             .is_some_and(|policy| policy.protect_reads))
+    }
+
+    fn owner_mode(&self) -> Result<bool, ConfigError> {
+        Ok(self
+            .auth
+            .as_ref()
+            .is_some_and(|policy| policy.owner_claim.is_some()))
     }
 
     fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError> {
@@ -377,6 +414,10 @@ impl<L: Fn(&'static str) -> Result<Option<String>, String>> Settings for HostSet
 
     fn protect_reads(&self) -> Result<bool, ConfigError> {
         read_protect_reads(&|name| self.get(name))
+    }
+
+    fn owner_mode(&self) -> Result<bool, ConfigError> {
+        read_owner_claim(&|name| self.get(name)).map(|claim| claim.is_some())
     }
 
     fn auth(&self) -> Result<Option<&TokenPolicy>, ConfigError> {

@@ -156,6 +156,11 @@ pub struct TokenPolicy {
     pub write_scope: Option<String>,
     /// Whether reading todos needs a token too.
     pub protect_reads: bool,
+    /// Owner mode: the claim whose value (a non-empty string) names whose todos a token
+    /// reaches.
+    pub owner_claim: Option<String>,
+    /// A scope whose tokens reach every owner's todos.
+    pub admin_scope: Option<String>,
 }
 
 /// Why a token was refused. The text is fixed (never echoes the token), fit for the
@@ -170,6 +175,9 @@ pub struct Grant {
     /// The token's `sub`, where it has a string one: whose requests these are (the rate
     /// limit's key).
     pub subject: Option<String>,
+    /// The owner claim's value, where the policy names one and the token carries it as
+    /// a non-empty string.
+    pub owner: Option<String>,
 }
 
 impl TokenPolicy {
@@ -224,7 +232,15 @@ impl TokenPolicy {
         }
         let claims = decode_object(payload).ok_or(Rejected("The token claims are malformed."))?;
         self.check_claims(&claims, now)?;
+        let owner = self.owner_claim.as_ref().and_then(|claim| {
+            claims
+                .get(claim)
+                .and_then(Value::as_str)
+                .filter(|owner| !owner.is_empty())
+                .map(str::to_owned)
+        });
         Ok(Grant {
+            owner,
             scopes: scopes(&claims),
             subject: claims
                 .get("sub")

@@ -13,7 +13,7 @@ use todo_api::api;
 use todo_api::config::Config;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
-use todo_api::store::{ListPage, ListQuery, Store, StoreResult, Versioned, Written};
+use todo_api::store::{ListPage, ListQuery, Owners, Store, StoreResult, Versioned, Written};
 use todo_api::todo::{TodoFields, TodoId};
 
 struct Api<S> {
@@ -51,7 +51,7 @@ fn postgres_api() -> Api<SqliteStore<support::postgres::PostgresExecutor>> {
     }
 }
 
-impl<S: Store> Api<S> {
+impl<S: Owners> Api<S> {
     fn send(
         &self,
         method: &str,
@@ -99,7 +99,7 @@ fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn post_creates_with_201_location_etag_and_body<S: Store>(api: Api<S>) {
+fn post_creates_with_201_location_etag_and_body<S: Owners>(api: Api<S>) {
     let response = api.post(json!({"title": "Walk the dog"}));
     assert_eq!(response.status(), 201);
     assert_eq!(header(&response, "location"), "/todos/1");
@@ -114,7 +114,7 @@ fn post_creates_with_201_location_etag_and_body<S: Store>(api: Api<S>) {
     );
 }
 
-fn post_ignores_a_client_sent_id<S: Store>(api: Api<S>) {
+fn post_ignores_a_client_sent_id<S: Owners>(api: Api<S>) {
     let response =
         api.post(json!({"id": 42, "title": "a", "isComplete": true, "dueBy": "2026-01-31"}));
     assert_eq!(
@@ -124,7 +124,7 @@ fn post_ignores_a_client_sent_id<S: Store>(api: Api<S>) {
     assert_eq!(api.get("/todos/42").status(), 404);
 }
 
-fn get_by_id_answers_200_with_etag_and_304_when_it_matches<S: Store>(api: Api<S>) {
+fn get_by_id_answers_200_with_etag_and_304_when_it_matches<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     let response = api.get("/todos/1");
     assert_eq!(response.status(), 200);
@@ -140,7 +140,7 @@ fn get_by_id_answers_200_with_etag_and_304_when_it_matches<S: Store>(api: Api<S>
     assert_eq!(stale.status(), 200);
 }
 
-fn unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400<S: Store>(api: Api<S>) {
+fn unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400<S: Owners>(api: Api<S>) {
     // As the seed's `int id` binds: an integer that names nothing is 404, anything that
     // is not an integer (or does not fit) is 400.
     for path in [
@@ -165,7 +165,7 @@ fn unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400<S: Store>(a
     }
 }
 
-fn paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash<S: Store>(
+fn paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash<S: Owners>(
     api: Api<S>,
 ) {
     api.post(json!({"title": "a"}));
@@ -189,7 +189,7 @@ fn paths_match_like_the_seed_samples_routing_ignoring_case_and_a_trailing_slash<
     problem(&api.get("/todos%2F1"), 404);
 }
 
-fn a_known_path_with_the_wrong_method_answers_405_with_allow<S: Store>(api: Api<S>) {
+fn a_known_path_with_the_wrong_method_answers_405_with_allow<S: Owners>(api: Api<S>) {
     let response = api.send("DELETE", "/todos", &[], b"");
     problem(&response, 405);
     assert_eq!(header(&response, "allow"), "GET, HEAD, POST, OPTIONS");
@@ -205,7 +205,7 @@ fn a_known_path_with_the_wrong_method_answers_405_with_allow<S: Store>(api: Api<
     );
 }
 
-fn the_list_is_ordered_by_id_and_filters_by_completion<S: Store>(api: Api<S>) {
+fn the_list_is_ordered_by_id_and_filters_by_completion<S: Owners>(api: Api<S>) {
     for (title, done) in [("a", false), ("b", true), ("c", false)] {
         api.post(json!({"title": title, "isComplete": done}));
     }
@@ -226,7 +226,7 @@ fn the_list_is_ordered_by_id_and_filters_by_completion<S: Store>(api: Api<S>) {
     assert_eq!(body(&open).as_array().unwrap().len(), 2);
 }
 
-fn the_list_pages_with_total_count_and_links<S: Store>(api: Api<S>) {
+fn the_list_pages_with_total_count_and_links<S: Owners>(api: Api<S>) {
     for n in 1..=5 {
         api.post(json!({"title": format!("t{n}")}));
     }
@@ -261,7 +261,7 @@ fn the_list_pages_with_total_count_and_links<S: Store>(api: Api<S>) {
     assert_eq!(header(&api.get("/todos"), "link"), "");
 }
 
-fn invalid_list_queries_answer_400_naming_the_parameter<S: Store>(api: Api<S>) {
+fn invalid_list_queries_answer_400_naming_the_parameter<S: Owners>(api: Api<S>) {
     for (query, field) in [
         ("isComplete=yes", "isComplete"),
         ("page=0", "page"),
@@ -277,7 +277,7 @@ fn invalid_list_queries_answer_400_naming_the_parameter<S: Store>(api: Api<S>) {
     assert_eq!(api.get("/todos?pageSize=1000&unknown=1").status(), 200);
 }
 
-fn put_replaces_the_whole_todo<S: Store>(api: Api<S>) {
+fn put_replaces_the_whole_todo<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a", "isComplete": true, "dueBy": "2026-02-01"}));
     let response = api.send("PUT", "/todos/1", &[JSON], br#"{"title":"b"}"#);
     assert_eq!(response.status(), 200);
@@ -291,7 +291,7 @@ fn put_replaces_the_whole_todo<S: Store>(api: Api<S>) {
     );
 }
 
-fn patch_merges_and_null_clears_due_by<S: Store>(api: Api<S>) {
+fn patch_merges_and_null_clears_due_by<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a", "dueBy": "2026-02-01"}));
     let merge = [("content-type", "application/merge-patch+json")];
     let response = api.send("PATCH", "/todos/1", &merge, br#"{"isComplete":true}"#);
@@ -314,7 +314,7 @@ fn patch_merges_and_null_clears_due_by<S: Store>(api: Api<S>) {
     problem(&api.send("PATCH", "/todos/7", &merge, b"{}"), 404);
 }
 
-fn delete_answers_204_then_the_todo_is_gone<S: Store>(api: Api<S>) {
+fn delete_answers_204_then_the_todo_is_gone<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     let response = api.send("DELETE", "/todos/1", &[], b"");
     assert_eq!(response.status(), 204);
@@ -324,7 +324,7 @@ fn delete_answers_204_then_the_todo_is_gone<S: Store>(api: Api<S>) {
     assert_eq!(body(&api.post(json!({"title": "b"})))["id"], 2);
 }
 
-fn a_stale_if_match_answers_412_and_changes_nothing<S: Store>(api: Api<S>) {
+fn a_stale_if_match_answers_412_and_changes_nothing<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     api.send("PUT", "/todos/1", &[JSON], br#"{"title":"b"}"#);
     let before = api.all();
@@ -357,7 +357,7 @@ fn a_stale_if_match_answers_412_and_changes_nothing<S: Store>(api: Api<S>) {
     );
 }
 
-fn bad_bodies_answer_400_and_change_nothing<S: Store>(api: Api<S>) {
+fn bad_bodies_answer_400_and_change_nothing<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     let before = api.all();
     let long_title = json!({"title": "x".repeat(501)}).to_string();
@@ -405,7 +405,7 @@ fn bad_bodies_answer_400_and_change_nothing<S: Store>(api: Api<S>) {
     assert_eq!(api.all(), before);
 }
 
-fn a_non_json_content_type_answers_415<S: Store>(api: Api<S>) {
+fn a_non_json_content_type_answers_415<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     let before = api.all();
     for content_type in [
@@ -472,7 +472,7 @@ impl Read for CountingBody<'_> {
     }
 }
 
-fn an_oversized_body_answers_413_without_being_read_to_the_end<S: Store>(api: Api<S>) {
+fn an_oversized_body_answers_413_without_being_read_to_the_end<S: Owners>(api: Api<S>) {
     let limit = api.config.limits.max_body_bytes;
     let read = std::cell::Cell::new(0);
     // Declared too large: refused before reading anything.
@@ -502,12 +502,12 @@ fn an_oversized_body_answers_413_without_being_read_to_the_end<S: Store>(api: Ap
     assert_eq!(api.all().as_array().unwrap().len(), 1);
 }
 
-fn health_and_readiness_answer_200<S: Store>(api: Api<S>) {
+fn health_and_readiness_answer_200<S: Owners>(api: Api<S>) {
     assert_eq!(api.get("/healthz").status(), 200);
     assert_eq!(api.get("/readyz").status(), 200);
 }
 
-fn the_openapi_document_is_served<S: Store>(api: Api<S>) {
+fn the_openapi_document_is_served<S: Owners>(api: Api<S>) {
     let response = api.get("/openapi.json");
     assert_eq!(response.status(), 200);
     assert!(
@@ -548,7 +548,7 @@ fn long_title() -> String {
     "€".repeat(400)
 }
 
-fn answers_are_compressed_as_accept_encoding_asks<S: Store>(api: Api<S>) {
+fn answers_are_compressed_as_accept_encoding_asks<S: Owners>(api: Api<S>) {
     for n in 0..30 {
         api.post(json!({ "title": format!("todo number {n} of a list long enough") }));
     }
@@ -632,7 +632,7 @@ fn answers_are_compressed_as_accept_encoding_asks<S: Store>(api: Api<S>) {
     }
 }
 
-fn each_representation_has_its_own_tag<S: Store>(api: Api<S>) {
+fn each_representation_has_its_own_tag<S: Owners>(api: Api<S>) {
     let created = api.send(
         "POST",
         "/todos",
@@ -698,7 +698,7 @@ fn each_representation_has_its_own_tag<S: Store>(api: Api<S>) {
     assert_eq!(deleted.status(), 204);
 }
 
-fn gzip_request_bodies_are_read_and_other_codings_refused<S: Store>(api: Api<S>) {
+fn gzip_request_bodies_are_read_and_other_codings_refused<S: Owners>(api: Api<S>) {
     let gzipped = [JSON, ("content-encoding", "gzip")];
     let created = api.send("POST", "/todos", &gzipped, &gzip(br#"{"title":"zipped"}"#));
     assert_eq!(created.status(), 201);
@@ -742,7 +742,7 @@ fn gzip_request_bodies_are_read_and_other_codings_refused<S: Store>(api: Api<S>)
 // ---------------------------------------------------------------------------------------
 // HTTP caching: tags and 304 on lists and the document, Cache-Control on every answer
 
-fn lists_revalidate_by_a_tag_that_moves_with_every_write<S: Store>(api: Api<S>) {
+fn lists_revalidate_by_a_tag_that_moves_with_every_write<S: Owners>(api: Api<S>) {
     for title in ["a", "b", "c"] {
         api.post(json!({ "title": title }));
     }
@@ -812,7 +812,7 @@ fn lists_revalidate_by_a_tag_that_moves_with_every_write<S: Store>(api: Api<S>) 
     }
 }
 
-fn a_compressed_list_revalidates_only_for_clients_that_accept_it<S: Store>(api: Api<S>) {
+fn a_compressed_list_revalidates_only_for_clients_that_accept_it<S: Owners>(api: Api<S>) {
     for n in 0..30 {
         api.post(json!({ "title": format!("todo number {n} of a list long enough") }));
     }
@@ -849,7 +849,7 @@ fn a_compressed_list_revalidates_only_for_clients_that_accept_it<S: Store>(api: 
     assert_eq!(revalidate(&plain_tag, "gzip, identity;q=0").status(), 200);
 }
 
-fn every_answer_says_how_caches_may_keep_it<S: Store>(api: Api<S>) {
+fn every_answer_says_how_caches_may_keep_it<S: Owners>(api: Api<S>) {
     api.post(json!({ "title": "a" }));
     let document = api.get("/openapi.json");
     assert_eq!(header(&document, "cache-control"), "public, max-age=300");
@@ -903,7 +903,7 @@ fn every_answer_says_how_caches_may_keep_it<S: Store>(api: Api<S>) {
 // ---------------------------------------------------------------------------------------
 // HTTP semantics: methods, preconditions, request content, search and sort
 
-fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
+fn head_answers_as_get_does_without_the_content<S: Owners>(api: Api<S>) {
     for title in ["a", "b", "c"] {
         api.post(json!({ "title": title }));
     }
@@ -930,7 +930,7 @@ fn head_answers_as_get_does_without_the_content<S: Store>(api: Api<S>) {
     assert_eq!(header(&head, "etag"), "\"1\"");
 }
 
-fn options_answers_204_with_allow_on_every_route<S: Store>(api: Api<S>) {
+fn options_answers_204_with_allow_on_every_route<S: Owners>(api: Api<S>) {
     problem(&api.send("OPTIONS", "/todos/1", &[], b""), 404);
     api.post(json!({"title": "a"}));
     for (path, allow) in [
@@ -947,7 +947,7 @@ fn options_answers_204_with_allow_on_every_route<S: Store>(api: Api<S>) {
     }
 }
 
-fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Store>(api: Api<S>) {
+fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a"}));
     let before = api.all();
     let with = |method: &str, path: &str, name: &str, value: &str| {
@@ -1025,7 +1025,7 @@ fn preconditions_hold_on_every_method_in_the_order_rfc_9110_gives<S: Store>(api:
     assert_eq!(with("GET", "/todos/1", "if-none-match", "*"), 404);
 }
 
-fn a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing<S: Store>(api: Api<S>) {
+fn a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing<S: Owners>(api: Api<S>) {
     api.post(json!({"title": "a", "dueBy": "2030-01-01"}));
     let merge = ("content-type", "application/merge-patch+json");
     for (method, headers, sent) in [
@@ -1043,7 +1043,7 @@ fn a_write_that_changes_nothing_keeps_its_etag_and_writes_nothing<S: Store>(api:
     assert_eq!(header(&changed, "etag"), "\"2\"");
 }
 
-fn json_bodies_follow_one_stated_rule<S: Store>(api: Api<S>) {
+fn json_bodies_follow_one_stated_rule<S: Owners>(api: Api<S>) {
     for content_type in [
         "application/json",
         "application/vnd.todo+json",
@@ -1100,7 +1100,7 @@ fn json_bodies_follow_one_stated_rule<S: Store>(api: Api<S>) {
     }
 }
 
-fn query_parameters_are_given_once<S: Store>(api: Api<S>) {
+fn query_parameters_are_given_once<S: Owners>(api: Api<S>) {
     for (query, name) in [
         ("isComplete=true&isComplete=false", "isComplete"),
         ("page=1&page=1", "page"),
@@ -1121,7 +1121,7 @@ fn query_parameters_are_given_once<S: Store>(api: Api<S>) {
 
 /// ASP.NET Core binds query names ignoring case, so the seed's clients may send `?Page=2`;
 /// a name given twice in two cases is given twice.
-fn query_names_bind_ignoring_case<S: Store>(api: Api<S>) {
+fn query_names_bind_ignoring_case<S: Owners>(api: Api<S>) {
     for title in ["a", "b", "c"] {
         assert_eq!(api.post(json!({"title": title})).status(), 201);
     }
@@ -1143,7 +1143,7 @@ fn titles(response: &Response<Vec<u8>>) -> Vec<String> {
         .collect()
 }
 
-fn search_matches_titles_ignoring_case_and_sorts_by_every_key<S: Store>(api: Api<S>) {
+fn search_matches_titles_ignoring_case_and_sorts_by_every_key<S: Owners>(api: Api<S>) {
     for (title, done, due) in [
         ("Buy milk", false, Some("2030-05-01")),
         ("MILK chocolate", true, None),
@@ -1337,12 +1337,35 @@ fn preconditions_are_judged_before_the_content() {
 
 /// A store where another client writes todo 1 just before this request's first write,
 /// so that write loses the race.
-struct RacedOnce<S> {
+struct RacedOnce<'c, S> {
     inner: S,
-    raced: std::cell::Cell<bool>,
+    raced: &'c std::cell::Cell<bool>,
 }
 
-impl<S: Store> RacedOnce<S> {
+/// The API reaches the store through views: each view races as the store does.
+impl<'c, S: Owners> Owners for RacedOnce<'c, S> {
+    type Owned<'a>
+        = RacedOnce<'a, S::Owned<'a>>
+    where
+        Self: 'a;
+    fn owned_by<'a>(&'a self, owner: &str) -> Self::Owned<'a> {
+        RacedOnce {
+            inner: self.inner.owned_by(owner),
+            raced: self.raced,
+        }
+    }
+    fn shared(&self) -> Self::Owned<'_> {
+        RacedOnce {
+            inner: self.inner.shared(),
+            raced: self.raced,
+        }
+    }
+    fn owner_of(&self, id: TodoId) -> StoreResult<Option<String>> {
+        self.inner.owner_of(id)
+    }
+}
+
+impl<S: Store> RacedOnce<'_, S> {
     fn race(&self, id: TodoId) {
         if self.raced.replace(true) {
             return;
@@ -1354,7 +1377,7 @@ impl<S: Store> RacedOnce<S> {
     }
 }
 
-impl<S: Store> Store for RacedOnce<S> {
+impl<S: Store> Store for RacedOnce<'_, S> {
     fn check_ready(&self) -> StoreResult<()> {
         self.inner.check_ready()
     }
@@ -1397,11 +1420,12 @@ fn if_match_star_never_fails_because_another_writer_got_in_between() {
     let merge = ("content-type", "application/merge-patch+json");
     for (if_match, expected) in [(Some("*"), 200), (None, 200), (Some("\"1\""), 412)] {
         let dir = TempDir::new().unwrap();
+        let raced = std::cell::Cell::new(true);
         let store = RacedOnce {
             inner: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
                 &dir.path().join("t.db"),
             )),
-            raced: std::cell::Cell::new(true),
+            raced: &raced,
         };
         let config = Config::default();
         let send = |method: &str, headers: &[(&str, &str)], body: &'static [u8]| {

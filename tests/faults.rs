@@ -12,7 +12,7 @@ use support::{Reply, Server};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
-use todo_api::store::Store;
+use todo_api::store::Owners;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::testing::RusqliteExecutor;
@@ -21,7 +21,7 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 const NEW_TODO: &[u8] = br#"{"title":"a"}"#;
 
 /// One request to the core on `store`, as a fresh component instance would make it.
-fn send(store: &impl Store, method: &str, path: &str, body: &[u8]) -> http::Response<Vec<u8>> {
+fn send(store: &impl Owners, method: &str, path: &str, body: &[u8]) -> http::Response<Vec<u8>> {
     let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &[JSON] };
     api::handle(
         store,
@@ -31,7 +31,7 @@ fn send(store: &impl Store, method: &str, path: &str, body: &[u8]) -> http::Resp
 }
 
 /// The requests that need the store all answer `503` problems.
-fn assert_unavailable(store: &impl Store) {
+fn assert_unavailable(store: &impl Owners) {
     for (method, path, body) in [
         ("GET", "/readyz", &b""[..]),
         ("POST", "/todos", NEW_TODO),

@@ -8,7 +8,7 @@ mod support;
 use proptest::prelude::*;
 use proptest::test_runner::Config as Cases;
 use tempfile::TempDir;
-use todo_api::store::Store;
+use todo_api::store::Owners;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
 use todo_api::testing::oracle;
@@ -192,7 +192,7 @@ fn request(input: &Input) -> Option<http::Request<&[u8]>> {
     builder.body(input.body.as_slice()).ok()
 }
 
-fn check(store: &impl Store, input: &Input) -> Result<(), TestCaseError> {
+fn check(store: &impl Owners, input: &Input) -> Result<(), TestCaseError> {
     let Some(request) = request(input) else {
         return Ok(());
     };

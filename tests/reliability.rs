@@ -38,7 +38,7 @@ use support::{Reply, Server};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
-use todo_api::store::Store;
+use todo_api::store::Owners;
 use todo_api::store::sqlite::SqliteStore;
 
 const CLIENTS: usize = 8;
@@ -581,7 +581,7 @@ fn eight_clients_at_once_on_one_postgres_database_lose_no_acknowledged_write() {
 
 /// The ledger run natively, each request on a store `open` gives: a connection per request,
 /// as Spin opens one per component instance.
-fn eight_clients_on<S: Store>(open: impl Fn() -> S + Sync, what: &str) {
+fn eight_clients_on<S: Owners>(open: impl Fn() -> S + Sync, what: &str) {
     let config = Config::default();
     let send = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
         let request = support::native::request(method, path, headers, body);

@@ -58,6 +58,8 @@ pub enum Denied {
     NoToken,
     InvalidToken(&'static str),
     MissingScope(String),
+    /// Another owner's list asked for (`?owner=`) without the admin scope.
+    NotAdmin(Option<String>),
 }
 
 #[derive(Debug)]
@@ -93,7 +95,17 @@ pub enum BodyError {
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
-        Self::Store(error)
+        match error {
+            // A deployment without owner mode on a store that has owners' todos: the
+            // setting is what is wrong, not the store.
+            StoreError::HoldsOwnedTodos => Self::Misconfigured(crate::config::ConfigError {
+                setting: "jwt_owner_claim",
+                message: "is not set, but the store holds todos that belong to owners: set it \
+                          to the token claim that names them (usually sub)"
+                    .into(),
+            }),
+            error => Self::Store(error),
+        }
     }
 }
 
@@ -147,6 +159,18 @@ answers! {
             header::WWW_AUTHENTICATE,
             format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
         );
+    Failure::Denied(Denied::NotAdmin(scope)) => FORBIDDEN,
+        match &scope {
+            Some(scope) => format!("Only a token with the scope '{scope}' may list another owner's todos."),
+            None => "Only an admin may list another owner's todos.".to_owned(),
+        },
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            match &scope {
+                Some(scope) => format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+                None => "Bearer error=\"insufficient_scope\"".to_owned(),
+            }
+        );
     Failure::Precondition(PreconditionError::Malformed(name)) => BAD_REQUEST,
         format!("{name} must be * or a list of entity tags such as \"3\", W/\"3\".");
     Failure::Precondition(PreconditionError::Failed) => PRECONDITION_FAILED,
@@ -181,6 +205,8 @@ answers! {
         logged(format_args!("store unavailable: {cause}"), "The todo store is unavailable; try again later.");
     Failure::Store(StoreError::Corrupt(cause)) => INTERNAL_SERVER_ERROR,
         logged(format_args!("store data corrupt: {cause}"), "The todo store holds data that cannot be read.");
+    Failure::Store(StoreError::HoldsOwnedTodos) => INTERNAL_SERVER_ERROR,
+        "The service is misconfigured: setting jwt_owner_claim is invalid; its log says why.";
     Failure::Contention(id) => SERVICE_UNAVAILABLE,
         format!("Todo {id} is being changed by many requests at once; retry shortly.");
     Failure::Misconfigured(error) => INTERNAL_SERVER_ERROR,

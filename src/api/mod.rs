@@ -42,7 +42,8 @@ use crate::config::{ConfigError, Limits, RateLimiting, Settings};
 use crate::cors::Cors;
 use crate::jwt::Rejected;
 use crate::ratelimit::{Admission, RateLimit};
-use crate::store::Store;
+use crate::store::{Owners, Store};
+use crate::todo::TodoId;
 use failure::Denied;
 use handlers::Incoming;
 use preconditions::Preconditions;
@@ -97,7 +98,7 @@ pub fn statuses() -> Vec<u16> {
 /// (stored, but revalidated by their `ETag` before each use), `private` too where reads
 /// need a token; the OpenAPI document `public, max-age=300`; everything else (probes,
 /// problems, preflights) `no-store`. A `304` says what its `200` would have said.
-pub fn handle<S: Store, B: Read>(
+pub fn handle<S: Owners, B: Read>(
     store: &S,
     settings: &impl Settings,
     request: Request<B>,
@@ -126,7 +127,7 @@ fn cacheable(operation: Operation, settings: &impl Settings) -> Option<&'static 
     }
 }
 
-fn respond<S: Store, B: Read>(
+fn respond<S: Owners, B: Read>(
     store: &S,
     settings: &impl Settings,
     request: Request<B>,
@@ -159,20 +160,27 @@ fn respond<S: Store, B: Read>(
                 method: parts.method.clone(),
                 route,
             })?;
-        let subject = authorize(settings, operation, &parts.headers)?;
+        let caller = authorize(settings, operation, &parts.headers)?;
         // The rate limit, on reads and writes of todos (never probes, the document or CORS
         // preflights), once the token is verified and before anything is read or written:
         // a refused request changes nothing.
         if (operation.writes_todos() || operation.reads_todos())
             && let Some(limiting) = settings.rate_limit().map_err(Failure::Misconfigured)?
         {
-            // A token on a request that needs none still names its client, where valid.
-            let subject = match subject {
-                Some(subject) => Some(subject),
-                None => verified_subject(settings, &parts.headers),
+            // In owner mode a client is its owner, else its token's subject; a token on a
+            // request that needs none still names its client, where valid.
+            let subject = match &caller {
+                Some(Caller {
+                    owner: Some(owner), ..
+                }) => Some(owner.clone()),
+                Some(Caller {
+                    subject: Some(subject),
+                    ..
+                }) => Some(subject.clone()),
+                _ => verified_subject(settings, &parts.headers),
             };
             let key = rate_limit_key(&limiting, subject, &parts);
-            let admission = store.take_token(&key, &limiting.limit)?;
+            let admission = store.shared().take_token(&key, &limiting.limit)?;
             if !admission.admitted {
                 return Err(Failure::RateLimited {
                     limit: limiting.limit,
@@ -201,7 +209,13 @@ fn respond<S: Store, B: Read>(
             preconditions: Preconditions::parse(&parts.headers)?,
             accepted: &accepted,
         };
-        let mut response = handlers::run(store, operation, request)?;
+        let mut response = match caller.as_ref().and_then(Caller::owner_mode) {
+            None => handlers::run(&store.shared(), operation, request)?,
+            Some(caller) => {
+                let owner = whose_todos(store, operation, request.query, caller)?;
+                handlers::run(&store.owned_by(&owner), operation, request)?
+            }
+        };
         if let Some(policy) = cacheable(operation, settings) {
             response
                 .headers_mut()
@@ -342,19 +356,43 @@ fn insert_rate_limit_fields(
     }
 }
 
-/// Checks the bearer token where the policy asks for one: on every write, and on reads
-/// of todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set. Probes, CORS
-/// preflights and the OpenAPI document stay open.
+/// Who asks, as far as a verified token says.
+#[derive(Debug, Default)]
+struct Caller {
+    /// The token's `sub`.
+    subject: Option<String>,
+    /// In owner mode, whose todos the caller's are (never empty).
+    owner: Option<String>,
+    /// In owner mode, whether the token has `jwt_admin_scope`.
+    admin: bool,
+    /// `jwt_admin_scope`, to name in a refusal.
+    admin_scope: Option<String>,
+}
+
+impl Caller {
+    /// The caller, where todos belong to owners.
+    fn owner_mode(&self) -> Option<&Self> {
+        self.owner.as_ref().map(|_| self)
+    }
+}
+
+/// Checks the bearer token where the policy asks for one: on every write; on reads of
+/// todos (`GET`, `HEAD`, `OPTIONS`) when `protect_reads` is set or in owner mode, where
+/// it must also name its owner. Probes, CORS preflights and the OpenAPI document stay
+/// open. `None` where no token was checked.
 fn authorize(
     settings: &impl Settings,
     operation: Operation,
     headers: &HeaderMap,
-) -> Result<Option<String>, Failure> {
+) -> Result<Option<Caller>, Failure> {
     let write = operation.writes_todos();
-    // A read asks only whether reads are protected; the token rules are read when a
-    // token must be checked.
+    let reads = operation.reads_todos();
+    // A read asks only whether reads are protected (or owned); the token rules are read
+    // when a token must be checked.
+    let owner_mode = (write || reads) && settings.owner_mode().map_err(Failure::Misconfigured)?;
     let checked = write
-        || (operation.reads_todos() && settings.protect_reads().map_err(Failure::Misconfigured)?);
+        || owner_mode
+        || (reads && settings.protect_reads().map_err(Failure::Misconfigured)?);
     if !checked {
         return Ok(None);
     }
@@ -365,11 +403,69 @@ fn authorize(
     let grant = policy
         .verify(token, unix_now())
         .map_err(|Rejected(why)| Failure::Denied(Denied::InvalidToken(why)))?;
-    match &policy.write_scope {
-        Some(scope) if write && !grant.has_scope(scope) => {
-            Err(Failure::Denied(Denied::MissingScope(scope.clone())))
+    if let Some(scope) = &policy.write_scope
+        && write
+        && !grant.has_scope(scope)
+    {
+        return Err(Failure::Denied(Denied::MissingScope(scope.clone())));
+    }
+    let owner = if owner_mode {
+        let owner = grant
+            .owner
+            .clone()
+            .ok_or(Failure::Denied(Denied::InvalidToken(
+                "The token does not name its owner.",
+            )))?;
+        Some(owner)
+    } else {
+        None
+    };
+    let admin = owner_mode
+        && policy
+            .admin_scope
+            .as_ref()
+            .is_some_and(|scope| grant.has_scope(scope));
+    Ok(Some(Caller {
+        subject: grant.subject,
+        owner,
+        admin,
+        admin_scope: policy.admin_scope.clone(),
+    }))
+}
+
+/// In owner mode, whose todos an operation reaches: the caller's own; for an admin, a
+/// todo's owner (by id), or the owner a list names (`?owner=`, empty for the todos of no
+/// owner). Anyone else naming another owner's list is refused. Decided before anything
+/// else is judged, so that another owner's todo answers as one that never existed.
+fn whose_todos<S: Owners>(
+    store: &S,
+    operation: Operation,
+    query: Option<&str>,
+    caller: &Caller,
+) -> Result<String, Failure> {
+    let own = caller.owner.clone().unwrap_or_default();
+    let by_id = |id: TodoId| -> Result<String, Failure> {
+        match caller.admin {
+            true => store.owner_of(id)?.ok_or(Failure::NoTodo(id)),
+            false => Ok(own.clone()),
         }
-        _ => Ok(grant.subject),
+    };
+    match operation {
+        Operation::GetTodo(id)
+        | Operation::ReplaceTodo(id)
+        | Operation::PatchTodo(id)
+        | Operation::DeleteTodo(id)
+        | Operation::Describe(Route::Todo(id)) => by_id(id),
+        Operation::ListTodos => match query::owner_param(query.unwrap_or("")) {
+            Some(named) if named != own => match caller.admin {
+                true => Ok(named),
+                false => Err(Failure::Denied(Denied::NotAdmin(
+                    caller.admin_scope.clone(),
+                ))),
+            },
+            _ => Ok(own),
+        },
+        _ => Ok(own),
     }
 }
 

@@ -124,6 +124,10 @@ pub enum StoreError {
     Unavailable(String),
     /// The store answered with data that cannot be right (an unreadable record).
     Corrupt(String),
+    /// Read as one shared list (no owner mode), the store was found to hold todos that
+    /// belong to owners: it never opens them to everyone (the API answers `500` naming
+    /// `jwt_owner_claim`).
+    HoldsOwnedTodos,
 }
 
 impl fmt::Display for StoreError {
@@ -131,6 +135,7 @@ impl fmt::Display for StoreError {
         match self {
             Self::Unavailable(message) => write!(f, "store unavailable: {message}"),
             Self::Corrupt(message) => write!(f, "store data corrupt: {message}"),
+            Self::HoldsOwnedTodos => write!(f, "the store holds todos that belong to owners"),
         }
     }
 }
@@ -175,4 +180,31 @@ pub trait Store {
 
     /// Deletes todo `id` if its revision is still `expected_revision`. The id stays used.
     fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>>;
+}
+
+/// A store whose todos may belong to owners (owner mode, `jwt_owner_claim`).
+///
+/// The store itself, through [`Store`], is the one shared list of a deployment without
+/// owner mode ([`Owners::shared`] gives the same as a view): it reaches the todos of no
+/// owner, and fails with
+/// [`StoreError::HoldsOwnedTodos`] where it finds that some todo has an owner (a list,
+/// the collection's version, a todo read by id), rather than show less than there is or
+/// more than it should. [`Owners::owned_by`] gives a view of one owner's todos.
+pub trait Owners: Store {
+    type Owned<'a>: Store
+    where
+        Self: 'a;
+
+    /// The todos of `owner` (`""`: the todos of no owner, written before owner mode): the
+    /// view reads, lists, counts, versions, changes and deletes only them, and creates
+    /// todos that belong to `owner`. A todo of another owner is to the view what a todo
+    /// that never existed is. Ids stay unique across all owners.
+    fn owned_by<'a>(&'a self, owner: &str) -> Self::Owned<'a>;
+
+    /// The store as the one shared list ([`Store`] on the store itself), as a view: what
+    /// the API serves without owner mode.
+    fn shared(&self) -> Self::Owned<'_>;
+
+    /// Whose todo `id` is (`""`: no owner's); `None` where there is no such todo.
+    fn owner_of(&self, id: TodoId) -> StoreResult<Option<String>>;
 }

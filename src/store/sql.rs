@@ -23,7 +23,10 @@
 
 use std::borrow::Cow;
 
-use super::{ListPage, ListQuery, Sort, Store, StoreError, StoreResult, Versioned, Written};
+use super::{
+    FNV_START, ListPage, ListQuery, Owners, Sort, Store, StoreError, StoreResult, Versioned,
+    Written, fnv1a,
+};
 use crate::ratelimit::{Admission, RateLimit};
 use crate::todo::{DueDate, MAX_TITLE_CHARS_CEILING, Title, Todo, TodoFields, TodoId, fold_case};
 
@@ -87,7 +90,7 @@ impl Dialect {
         }
     }
 
-    /// The statement that opens a write to one todo (`id`, the one parameter): the todo's
+    /// The statement that opens a write to one todo (`id` and its owner): the todo's
     /// revision as the write finds it (`NULL` where there is no such todo), always one row.
     /// In PostgreSQL it also locks the todo's row: the statements after it then read the
     /// newest committed row (READ COMMITTED takes a snapshot per statement), where a
@@ -96,8 +99,10 @@ impl Dialect {
     /// transaction holds the whole database already.
     fn revision_for_write(self) -> &'static str {
         match self {
-            Self::Sqlite => "SELECT (SELECT revision FROM todos WHERE id = ?)",
-            Self::Postgres => "SELECT (SELECT revision FROM todos WHERE id = ? FOR UPDATE)",
+            Self::Sqlite => "SELECT (SELECT revision FROM todos WHERE id = ? AND owner = ?)",
+            Self::Postgres => {
+                "SELECT (SELECT revision FROM todos WHERE id = ? AND owner = ? FOR UPDATE)"
+            }
         }
     }
 
@@ -210,9 +215,11 @@ enum Step {
     /// SQLite has no FTS5 (or too old a one), a plain table of the same shape that takes the
     /// same writes, and searches scan.
     SearchIndex,
+    /// Statements that take effect together, in a write transaction.
+    Transaction(&'static [&'static str]),
 }
 
-use Step::{AddColumn, FoldTitles, SearchIndex, Sql};
+use Step::{AddColumn, FoldTitles, SearchIndex, Sql, Transaction};
 
 /// The trigram index of the folded titles (FTS5, SQLite 3.43 and later): contentless (it
 /// holds only the index; the rowid is the todo's id), its rows deleted and replaced by
@@ -300,7 +307,41 @@ const SQLITE_MIGRATIONS: &[&[Step]] = &[
         Sql("INSERT OR IGNORE INTO todo_changes (id, version) VALUES (0, 0)"),
         Sql(CREATE_RATE_BUCKETS),
     ],
+    // 7: todos that belong to someone (owner mode). Every todo has an owner, `''` for
+    // none (every todo written before this version), and every list reads one owner's
+    // todos, through indexes that lead with the owner (they replace version 1's and 4's):
+    // an owner's first page costs the same however many todos others have. Totals and the
+    // collection's version are kept per owner in `owner_stats`, one row each, which one
+    // statement of each write moves (it replaces `todo_totals` and `todo_changes`, which
+    // stay for a release that still writes them). The table is created and filled from
+    // the todos in one transaction: a write of this release can only find it filled.
+    &[
+        AddColumn("ALTER TABLE todos ADD COLUMN owner TEXT NOT NULL DEFAULT ''"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_owner ON todos (owner, id)"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_owner_completion \
+             ON todos (owner, is_complete, id)"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_owner_title ON todos (owner, title_folded, id)"),
+        Sql("CREATE INDEX IF NOT EXISTS todos_by_owner_due_by ON todos (owner, due_by, id)"),
+        Sql("DROP INDEX IF EXISTS todos_by_completion"),
+        Sql("DROP INDEX IF EXISTS todos_by_title"),
+        Sql("DROP INDEX IF EXISTS todos_by_due_by"),
+        Transaction(&[CREATE_OWNER_STATS, SEED_OWNER_STATS]),
+    ],
 ];
+
+/// Per owner (`''`: no owner), how many of its todos are open and done, and its
+/// collection's version, which every write to one of its todos moves: lists' totals and
+/// entity tags come from here. A row exists once an owner has had a todo (or, for `''`,
+/// once the store is at schema 7 / 3); it is never removed.
+const CREATE_OWNER_STATS: &str = "CREATE TABLE IF NOT EXISTS owner_stats (\
+    owner TEXT PRIMARY KEY, open_todos BIGINT NOT NULL, done_todos BIGINT NOT NULL, \
+    version BIGINT NOT NULL)";
+/// The row of the todos of no owner, counted, with the version the collection had.
+const SEED_OWNER_STATS: &str = "INSERT INTO owner_stats (owner, open_todos, done_todos, version) \
+    SELECT '', (SELECT COUNT(*) FROM todos WHERE owner = '' AND is_complete = 0), \
+    (SELECT COUNT(*) FROM todos WHERE owner = '' AND is_complete = 1), \
+    COALESCE((SELECT version FROM todo_changes WHERE id = 0), 0) \
+    WHERE 1 = 1 ON CONFLICT (owner) DO NOTHING";
 
 /// Rate limit buckets ([`crate::ratelimit`]): one row per client key, its TAT in
 /// microseconds since the Unix epoch, and whether the last request to it was admitted (what
@@ -340,73 +381,112 @@ fn take_token_sql(dialect: Dialect) -> String {
     )
 }
 
-/// A create's move of the collection's version. Every write locks the todo's row first,
-/// then the totals, then this row, so that no two writers wait for each other in a circle.
-const BUMP_VERSION: &str = "UPDATE todo_changes SET version = version + 1 WHERE id = 0";
-/// A change's or a delete's: only where the todo is at the revision the write expects, the
-/// condition under which the write applies.
-const BUMP_VERSION_IF_AT: &str = "UPDATE todo_changes SET version = version + 1 WHERE id = 0 \
-    AND EXISTS (SELECT 1 FROM todos WHERE id = ? AND revision = ?)";
+/// A create's share of its owner's row (`owner`, open, done): one more todo, and the
+/// next version. Every write locks the todo's row first (a change or a delete), then its
+/// owner's row, so that no two writers wait for each other in a circle.
+const COUNT_ONE_MORE: &str = "INSERT INTO owner_stats (owner, open_todos, done_todos, version) \
+    VALUES (?, ?, ?, 1) ON CONFLICT (owner) DO UPDATE SET \
+    open_todos = owner_stats.open_todos + excluded.open_todos, \
+    done_todos = owner_stats.done_todos + excluded.done_todos, \
+    version = owner_stats.version + 1";
+/// A change's share (parameters: id, new state, id, new state, owner, id, owner,
+/// revision): the todo moves from its old state's count to its new one's, and the version
+/// moves, where the todo is at the revision the write expects (the condition under which
+/// the write applies). Both `SET` expressions read the todo as it is before its update.
+const RECOUNT_CHANGE: &str = "UPDATE owner_stats SET \
+    open_todos = open_todos + ((SELECT is_complete FROM todos WHERE id = ?) - ?), \
+    done_todos = done_todos - ((SELECT is_complete FROM todos WHERE id = ?) - ?), \
+    version = version + 1 \
+    WHERE owner = ? AND EXISTS (SELECT 1 FROM todos WHERE id = ? AND owner = ? AND revision = ?)";
+/// A delete's share (parameters: id, id, owner, id, owner, revision), under the same
+/// condition.
+const RECOUNT_DELETE: &str = "UPDATE owner_stats SET \
+    open_todos = open_todos - (1 - (SELECT is_complete FROM todos WHERE id = ?)), \
+    done_todos = done_todos - (SELECT is_complete FROM todos WHERE id = ?), \
+    version = version + 1 \
+    WHERE owner = ? AND EXISTS (SELECT 1 FROM todos WHERE id = ? AND owner = ? AND revision = ?)";
 
-/// PostgreSQL's schema, version 1: the same tables as SQLite's version 4 (its trigram index is
-/// `pg_trgm`'s, below), with an identity
-/// column for ids and code-point order (`COLLATE "C"`, as Rust and SQLite compare) for the
-/// texts lists are sorted by. One statement, run as its own transaction: under an advisory
-/// lock (so replicas starting at once on an empty database migrate one after the other) it
-/// creates the schema only where its version is not recorded yet. Where it is, it touches
-/// nothing: a `CREATE INDEX IF NOT EXISTS` would still lock the table against the writes of
-/// instances already serving, and deadlock with them.
+/// PostgreSQL's schema, versions 1 to 3: the same tables as SQLite's versions 4 to 7
+/// (its trigram index is `pg_trgm`'s, below), with an identity column for ids and
+/// code-point order (`COLLATE "C"`, as Rust and SQLite compare) for the texts lists are
+/// sorted by. One statement, run as its own transaction: under an advisory lock (so
+/// replicas starting at once on an empty database migrate one after the other) it takes
+/// each version not recorded yet, in order, and touches nothing once all are: a `CREATE
+/// INDEX IF NOT EXISTS` would still lock the table against the writes of instances already
+/// serving, and deadlock with them.
 const POSTGRES_MIGRATION: &str = r#"DO $migration$
 BEGIN
     PERFORM pg_advisory_xact_lock(7402);
     CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY);
-    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 2) THEN
+    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 3) THEN
         RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = 1) THEN
+        CREATE TABLE todos (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            title TEXT NOT NULL,
+            is_complete BIGINT NOT NULL DEFAULT 0,
+            due_by TEXT COLLATE "C",
+            revision BIGINT NOT NULL DEFAULT 1,
+            title_folded TEXT COLLATE "C" NOT NULL
+        );
+        CREATE INDEX todos_by_completion ON todos (is_complete, id);
+        CREATE INDEX todos_by_title ON todos (title_folded, id);
+        CREATE INDEX todos_by_due_by ON todos (due_by, id);
+        -- Searches of three characters or more use a trigram index where pg_trgm may be
+        -- created (PostgreSQL 13 and later let a role with CREATE on the database do it);
+        -- where it may not, or is not installed, they scan the folded titles instead.
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS pg_trgm;
+            CREATE INDEX todos_by_title_trigrams ON todos USING gin (title_folded gin_trgm_ops);
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+        CREATE TABLE todo_totals (is_complete BIGINT PRIMARY KEY, total BIGINT NOT NULL);
+        INSERT INTO todo_totals (is_complete, total) VALUES (0, 0), (1, 0);
+        INSERT INTO schema_migrations (version) VALUES (1);
     END IF;
     -- 2: the collection's version, which every write moves (lists' entity tags derive
     -- from it), and rate limit buckets.
-    CREATE TABLE IF NOT EXISTS todo_changes (
-        id BIGINT PRIMARY KEY CHECK (id = 0),
+    IF NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = 2) THEN
+        CREATE TABLE IF NOT EXISTS todo_changes (
+            id BIGINT PRIMARY KEY CHECK (id = 0),
+            version BIGINT NOT NULL
+        );
+        INSERT INTO todo_changes (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
+        CREATE TABLE IF NOT EXISTS rate_buckets (
+            bucket TEXT PRIMARY KEY,
+            tat BIGINT NOT NULL,
+            admitted BIGINT NOT NULL
+        );
+        INSERT INTO schema_migrations (version) VALUES (2);
+    END IF;
+    -- 3: todos that belong to someone, as SQLite's version 7 (owner_stats replaces
+    -- todo_totals and todo_changes). Adding a column with a constant default rewrites
+    -- no rows; the table is locked until this transaction ends, so no write falls
+    -- between the count below and the first write that counts itself.
+    ALTER TABLE todos ADD COLUMN IF NOT EXISTS owner TEXT COLLATE "C" NOT NULL DEFAULT '';
+    CREATE INDEX IF NOT EXISTS todos_by_owner ON todos (owner, id);
+    CREATE INDEX IF NOT EXISTS todos_by_owner_completion ON todos (owner, is_complete, id);
+    CREATE INDEX IF NOT EXISTS todos_by_owner_title ON todos (owner, title_folded, id);
+    CREATE INDEX IF NOT EXISTS todos_by_owner_due_by ON todos (owner, due_by, id);
+    DROP INDEX IF EXISTS todos_by_completion;
+    DROP INDEX IF EXISTS todos_by_title;
+    DROP INDEX IF EXISTS todos_by_due_by;
+    CREATE TABLE IF NOT EXISTS owner_stats (
+        owner TEXT COLLATE "C" PRIMARY KEY,
+        open_todos BIGINT NOT NULL,
+        done_todos BIGINT NOT NULL,
         version BIGINT NOT NULL
     );
-    INSERT INTO todo_changes (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
-    CREATE TABLE IF NOT EXISTS rate_buckets (
-        bucket TEXT PRIMARY KEY,
-        tat BIGINT NOT NULL,
-        admitted BIGINT NOT NULL
-    );
-    INSERT INTO schema_migrations (version) VALUES (2);
-    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version = 1) THEN
-        RETURN;
-    END IF;
-    CREATE TABLE todos (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        title TEXT NOT NULL,
-        is_complete BIGINT NOT NULL DEFAULT 0,
-        due_by TEXT COLLATE "C",
-        revision BIGINT NOT NULL DEFAULT 1,
-        title_folded TEXT COLLATE "C" NOT NULL
-    );
-    CREATE INDEX todos_by_completion ON todos (is_complete, id);
-    CREATE INDEX todos_by_title ON todos (title_folded, id);
-    CREATE INDEX todos_by_due_by ON todos (due_by, id);
-    -- Searches of three characters or more use a trigram index where pg_trgm may be
-    -- created (PostgreSQL 13 and later let a role with CREATE on the database do it);
-    -- where it may not, or is not installed, they scan the folded titles instead.
-    BEGIN
-        CREATE EXTENSION IF NOT EXISTS pg_trgm;
-        CREATE INDEX todos_by_title_trigrams ON todos USING gin (title_folded gin_trgm_ops);
-    EXCEPTION WHEN OTHERS THEN
-        NULL;
-    END;
-    CREATE TABLE todo_totals (is_complete BIGINT PRIMARY KEY, total BIGINT NOT NULL);
-    INSERT INTO todo_totals (is_complete, total) VALUES (0, 0), (1, 0);
-    INSERT INTO schema_migrations (version) VALUES (1);
+    INSERT INTO owner_stats (owner, open_todos, done_todos, version)
+        SELECT '', (SELECT COUNT(*) FROM todos WHERE owner = '' AND is_complete = 0),
+            (SELECT COUNT(*) FROM todos WHERE owner = '' AND is_complete = 1),
+            COALESCE((SELECT version FROM todo_changes WHERE id = 0), 0)
+        ON CONFLICT (owner) DO NOTHING;
+    INSERT INTO schema_migrations (version) VALUES (3);
 END
 $migration$"#;
-
-/// A create's share of the totals: one more todo in its completion state.
-const COUNT_ONE_MORE: &str = "UPDATE todo_totals SET total = total + 1 WHERE is_complete = ?";
 
 const COLUMNS: &str = "id, title, is_complete, due_by, revision";
 /// [`COLUMNS`] of the todo an outer join names `page`.
@@ -418,11 +498,105 @@ pub type SqliteStore<E> = SqlStore<E>;
 /// The SQL store over an executor, in the executor's [`Dialect`].
 pub struct SqlStore<E> {
     db: E,
+    scope: Scope,
+}
+
+/// Whose todos a handle reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// The one shared list (no owner mode): the todos of no owner, and any sign of an
+    /// owner's todo is [`StoreError::HoldsOwnedTodos`].
+    Shared,
+    /// One owner's todos (`""`: no owner's), through [`Owners::owned_by`].
+    Owner(String),
+}
+
+impl Scope {
+    fn owner(&self) -> &str {
+        match self {
+            Self::Shared => "",
+            Self::Owner(owner) => owner,
+        }
+    }
+
+    /// A column that says which owners the store knows, where that matters: in the shared
+    /// list, the greatest owner name (`''` or none where every todo is no one's).
+    fn marker(&self) -> &'static str {
+        match self {
+            Self::Shared => "(SELECT MAX(owner) FROM owner_stats)",
+            Self::Owner(_) => "CAST(NULL AS TEXT)",
+        }
+    }
+}
+
+/// A marker column ([`Scope::marker`]) as read: an owner's name fails the shared list.
+fn check_marker(value: Option<&SqlValue>) -> StoreResult<()> {
+    match value {
+        Some(SqlValue::Text(owner)) if !owner.is_empty() => Err(StoreError::HoldsOwnedTodos),
+        _ => Ok(()),
+    }
+}
+
+/// A view borrows its store's connection.
+impl<E: SqlExecutor> SqlExecutor for &E {
+    const DIALECT: Dialect = E::DIALECT;
+
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, SqlError> {
+        (**self).query(sql, params)
+    }
+
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        (**self).execute(sql, params)
+    }
+
+    fn transaction(&self, statements: &[Statement<'_>]) -> Result<Vec<Rows>, SqlError> {
+        (**self).transaction(statements)
+    }
+}
+
+impl<E: SqlExecutor> Owners for SqlStore<E> {
+    type Owned<'a>
+        = SqlStore<&'a E>
+    where
+        Self: 'a;
+
+    fn owned_by<'a>(&'a self, owner: &str) -> SqlStore<&'a E> {
+        SqlStore {
+            db: &self.db,
+            scope: Scope::Owner(owner.to_owned()),
+        }
+    }
+
+    fn shared(&self) -> SqlStore<&E> {
+        SqlStore {
+            db: &self.db,
+            scope: Scope::Shared,
+        }
+    }
+
+    fn owner_of(&self, id: TodoId) -> StoreResult<Option<String>> {
+        // One row, its owner `NULL` where there is no such todo (see [`SqlExecutor`]).
+        let rows = self.query(
+            "SELECT page.owner FROM (SELECT 1) AS one LEFT JOIN todos AS page ON page.id = ?",
+            &[SqlValue::Integer(id.get())],
+        )?;
+        match rows.first().and_then(|row| row.first()) {
+            Some(SqlValue::Text(owner)) => Ok(Some(owner.clone())),
+            Some(SqlValue::Null) => Ok(None),
+            _ => Err(StoreError::Corrupt(format!(
+                "todos row {id}: unreadable owner"
+            ))),
+        }
+    }
 }
 
 impl<E: SqlExecutor> SqlStore<E> {
+    /// The one shared list; [`Owners::owned_by`] gives one owner's todos.
     pub fn new(db: E) -> Self {
-        Self { db }
+        Self {
+            db,
+            scope: Scope::Shared,
+        }
     }
 
     /// Creates or upgrades the schema to the newest version.
@@ -478,6 +652,16 @@ impl<E: SqlExecutor> SqlStore<E> {
                 }
                 other => other.map_err(unavailable),
             },
+            Transaction(statements) => {
+                let statements: Vec<_> = statements
+                    .iter()
+                    .map(|sql| Statement::Execute(sql, &[]))
+                    .collect();
+                self.db
+                    .transaction(&statements)
+                    .map(drop)
+                    .map_err(unavailable)
+            }
             AddColumn(sql) => match self.db.execute(sql, &[]) {
                 Err(SqlError(message)) if message.contains("duplicate column name") => Ok(()),
                 other => other.map_err(unavailable),
@@ -535,7 +719,7 @@ impl<E: SqlExecutor> SqlStore<E> {
         expected_revision: u64,
         statements: &[Statement<'_>],
     ) -> StoreResult<Written<()>> {
-        let target = [SqlValue::Integer(id.get())];
+        let target = [SqlValue::Integer(id.get()), self.owner_param()];
         let mut all = vec![Statement::Query(E::DIALECT.revision_for_write(), &target)];
         all.extend_from_slice(statements);
         let results = self.write(&all)?;
@@ -605,11 +789,17 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(1));
+        params.push(self.owner_param());
         let insert = format!(
-            "INSERT INTO todos (title, is_complete, due_by, title_folded, revision) \
-             VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+            "INSERT INTO todos (title, is_complete, due_by, title_folded, revision, owner) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         );
-        let state = [completion(fields)];
+        let done = i64::from(fields.is_complete);
+        let state = [
+            self.owner_param(),
+            SqlValue::Integer(1 - done),
+            SqlValue::Integer(done),
+        ];
         let folded = [params[3].clone()];
         let mut statements = vec![Statement::Query(&insert, &params)];
         if E::DIALECT == Dialect::Sqlite {
@@ -619,7 +809,6 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
             ));
         }
         statements.push(Statement::Execute(COUNT_ONE_MORE, &state));
-        statements.push(Statement::Execute(BUMP_VERSION, &[]));
         let results = self.write(&statements)?;
         match results.first().and_then(|rows| rows.first()) {
             Some(row) => versioned_from_row(row),
@@ -628,36 +817,57 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     }
 
     fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
-        // One row of NULLs where there is no such todo (see [`SqlExecutor`]).
-        let rows = self.query(
-            &format!(
-                "SELECT {JOINED_COLUMNS} FROM (SELECT 1) AS one \
-                 LEFT JOIN todos AS page ON page.id = ?"
-            ),
-            &[SqlValue::Integer(id.get())],
-        )?;
-        rows.first()
-            .and_then(present)
-            .map(versioned_from_row)
-            .transpose()
+        // One row of NULLs where there is no such todo (see [`SqlExecutor`]). The shared
+        // list reads any todo by id, and fails on one that has an owner; an owner's view
+        // finds its own todos only, in the same one lookup whoever else's the id is.
+        let rows = match &self.scope {
+            Scope::Shared => self.query(
+                &format!(
+                    "SELECT {JOINED_COLUMNS}, page.owner FROM (SELECT 1) AS one \
+                     LEFT JOIN todos AS page ON page.id = ?"
+                ),
+                &[SqlValue::Integer(id.get())],
+            )?,
+            Scope::Owner(_) => self.query(
+                &format!(
+                    "SELECT {JOINED_COLUMNS}, NULL FROM (SELECT 1) AS one \
+                     LEFT JOIN todos AS page ON page.id = ? AND page.owner = ?"
+                ),
+                &[SqlValue::Integer(id.get()), self.owner_param()],
+            )?,
+        };
+        let Some(row) = rows.first().and_then(present) else {
+            return Ok(None);
+        };
+        check_marker(row.get(5))?;
+        versioned_from_row(row).map(Some)
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
         if !query.is_by_id_and_completion() {
             return self.search(query);
         }
-        let (filter, filter_params) = match query.is_complete {
+        let owner = self.owner_param();
+        let (counted, filter, filter_params) = match query.is_complete {
             Some(flag) => (
-                "WHERE is_complete = ?",
-                vec![SqlValue::Integer(i64::from(flag))],
+                if flag { "done_todos" } else { "open_todos" },
+                "WHERE owner = ? AND is_complete = ?",
+                vec![owner.clone(), SqlValue::Integer(i64::from(flag))],
             ),
-            None => ("", vec![]),
+            None => (
+                "open_todos + done_todos",
+                "WHERE owner = ?",
+                vec![owner.clone()],
+            ),
         };
         // PostgreSQL sums BIGINTs as NUMERIC: the cast keeps it an integer.
         self.counted_page(
             &format!(
-                "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total FROM todo_totals {filter}"
+                "SELECT CAST(COALESCE(SUM({counted}), 0) AS BIGINT) AS total, {} AS marker \
+                 FROM owner_stats WHERE owner = ?",
+                self.scope.marker()
             ),
+            vec![owner],
             &format!("SELECT {COLUMNS} FROM todos {filter}"),
             "id",
             filter_params,
@@ -666,12 +876,29 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     }
 
     fn list_version(&self) -> StoreResult<u64> {
-        let rows = self.query("SELECT version FROM todo_changes WHERE id = 0", &[])?;
-        rows.first()
-            .and_then(|row| row.first())
-            .and_then(as_i64)
-            .map(|version| version as u64)
-            .ok_or_else(|| StoreError::Corrupt("the collection has no version row".into()))
+        // One row, 0 where the owner has had no todo yet.
+        let rows = self.query(
+            &format!(
+                "SELECT COALESCE(MAX(version), 0), {} FROM owner_stats WHERE owner = ?",
+                self.scope.marker()
+            ),
+            &[self.owner_param()],
+        )?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the collection's version has no row".into()))?;
+        check_marker(row.get(1))?;
+        let version =
+            row.first().and_then(as_i64).ok_or_else(|| {
+                StoreError::Corrupt("the collection's version does not read".into())
+            })? as u64;
+        // Every owner's count starts at 0: its name goes into the version, so that no two
+        // owners' lists share a tag (a browser that changes tokens must not revalidate one
+        // owner's cached list with another's version).
+        Ok(match self.scope.owner() {
+            "" => version,
+            owner => fnv1a(fnv1a(FNV_START, owner.as_bytes()), &version.to_le_bytes()),
+        })
     }
 
     fn take_token(&self, bucket: &str, limit: &RateLimit) -> StoreResult<Admission> {
@@ -726,38 +953,24 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     ) -> StoreResult<Written<Versioned>> {
         let mut params = field_params(fields);
         params.push(SqlValue::Integer(id.get()));
+        params.push(self.owner_param());
         params.push(revision_param(expected_revision));
         let update = "UPDATE todos SET title = ?, is_complete = ?, due_by = ?, title_folded = ?, \
-             revision = revision + 1 WHERE id = ? AND revision = ?";
-        // Moves one from the old state's total to the new one's, if the todo is there at
-        // that revision and its state changes: the same condition as the update after it.
-        // One statement per totals row, the open one first: every write locks them in one
-        // order, so two writers never wait for each other in a circle (PostgreSQL locks the
-        // rows a statement updates in whatever order it finds them).
+             revision = revision + 1 WHERE id = ? AND owner = ? AND revision = ?";
         let state = completion(fields);
-        let recount = [
-            state.clone(),
-            SqlValue::Integer(id.get()),
-            revision_param(expected_revision),
-            state,
-        ];
-        let recount_row = |row: u8| {
-            format!(
-                "UPDATE todo_totals SET total = total + CASE WHEN is_complete = ? THEN 1 ELSE -1 END \
-                 WHERE is_complete = {row} AND EXISTS \
-                 (SELECT 1 FROM todos WHERE id = ? AND revision = ? AND is_complete <> ?)"
-            )
-        };
-        let (open, done) = (recount_row(0), recount_row(1));
         let target = [SqlValue::Integer(id.get())];
-        let at = [
-            SqlValue::Integer(id.get()),
+        let recount = [
+            target[0].clone(),
+            state.clone(),
+            target[0].clone(),
+            state,
+            self.owner_param(),
+            target[0].clone(),
+            self.owner_param(),
             revision_param(expected_revision),
         ];
         let mut statements = vec![
-            Statement::Execute(&open, &recount),
-            Statement::Execute(&done, &recount),
-            Statement::Execute(BUMP_VERSION_IF_AT, &at),
+            Statement::Execute(RECOUNT_CHANGE, &recount),
             Statement::Execute(update, &params),
         ];
         if E::DIALECT == Dialect::Sqlite {
@@ -778,18 +991,26 @@ impl<E: SqlExecutor> Store for SqlStore<E> {
     }
 
     fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
+        let id_param = SqlValue::Integer(id.get());
         let target = [
-            SqlValue::Integer(id.get()),
+            id_param.clone(),
+            self.owner_param(),
+            revision_param(expected_revision),
+        ];
+        let recount = [
+            id_param.clone(),
+            id_param.clone(),
+            self.owner_param(),
+            id_param.clone(),
+            self.owner_param(),
             revision_param(expected_revision),
         ];
         let mut statements = vec![
+            Statement::Execute(RECOUNT_DELETE, &recount),
             Statement::Execute(
-                "UPDATE todo_totals SET total = total - 1 WHERE is_complete = \
-                 (SELECT is_complete FROM todos WHERE id = ? AND revision = ?)",
+                "DELETE FROM todos WHERE id = ? AND owner = ? AND revision = ?",
                 &target,
             ),
-            Statement::Execute(BUMP_VERSION_IF_AT, &target),
-            Statement::Execute("DELETE FROM todos WHERE id = ? AND revision = ?", &target),
         ];
         let twice = [SqlValue::Integer(id.get()), SqlValue::Integer(id.get())];
         if E::DIALECT == Dialect::Sqlite {
@@ -821,8 +1042,8 @@ impl<E: SqlExecutor> SqlStore<E> {
 
     /// [`SqlStore::search`], through the trigram index where `indexed`.
     fn search_by(&self, query: &ListQuery, indexed: bool) -> StoreResult<ListPage> {
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
+        let mut conditions = vec!["owner = ?"];
+        let mut params = vec![self.owner_param()];
         if let Some(flag) = query.is_complete {
             conditions.push("is_complete = ?");
             params.push(SqlValue::Integer(i64::from(flag)));
@@ -837,11 +1058,7 @@ impl<E: SqlExecutor> SqlStore<E> {
                 params.push(SqlValue::Text(format!("\"{}\"", text.replace('"', "\"\""))));
             }
         }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let filter = format!("WHERE {}", conditions.join(" AND "));
         let order = match query.sort {
             Sort::Id => "id",
             Sort::IdDescending => "id DESC",
@@ -851,7 +1068,11 @@ impl<E: SqlExecutor> SqlStore<E> {
             Sort::TitleDescending => "title_folded DESC, id DESC",
         };
         self.counted_page(
-            &format!("SELECT COUNT(*) AS total FROM todos {filter}"),
+            &format!(
+                "SELECT COUNT(*) AS total, {} AS marker FROM todos {filter}",
+                self.scope.marker()
+            ),
+            params.clone(),
             &format!("SELECT {COLUMNS}, title_folded FROM todos {filter}"),
             order,
             params,
@@ -859,26 +1080,27 @@ impl<E: SqlExecutor> SqlStore<E> {
         )
     }
 
-    /// One page of `page` (todos' [`COLUMNS`] and whatever `order` names) in `order`, with
-    /// the `total` that `count` gives, both filtered by the same `filter_params`: the count's
-    /// row, then the page joined to it, in one statement (one snapshot, and one row even
-    /// past the last page). The page is ordered again outside, as a join need not keep
-    /// its order.
+    /// One page of `page` (todos' [`COLUMNS`] and whatever `order` names, filtered by
+    /// `filter_params`) in `order`, with the `total` and `marker` ([`Scope::marker`]) that
+    /// `count` gives (with `count_params`): the count's row, then the page joined to it,
+    /// in one statement (one snapshot, and one row even past the last page). The page is
+    /// ordered again outside, as a join need not keep its order.
     fn counted_page(
         &self,
         count: &str,
+        count_params: Vec<SqlValue>,
         page: &str,
         order: &str,
         filter_params: Vec<SqlValue>,
         query: &ListQuery,
     ) -> StoreResult<ListPage> {
         // The count's parameters, then the page's, then its window.
-        let mut params = filter_params.clone();
+        let mut params = count_params;
         params.extend(filter_params);
         params.extend(window(query));
         let rows = self.query(
             &format!(
-                "SELECT {JOINED_COLUMNS}, counted.total FROM ({count}) AS counted \
+                "SELECT {JOINED_COLUMNS}, counted.total, counted.marker FROM ({count}) AS counted \
                  LEFT JOIN ({page} ORDER BY {order} LIMIT ? OFFSET ?) AS page ON 1 = 1 \
                  ORDER BY {order}"
             ),
@@ -901,7 +1123,10 @@ fn window(query: &ListQuery) -> [SqlValue; 2] {
 /// the page is empty.
 fn page_from_rows(rows: &[Vec<SqlValue>]) -> StoreResult<ListPage> {
     let total = match rows.first() {
-        Some(row) => revision_at(row, 5)?,
+        Some(row) => {
+            check_marker(row.get(6))?;
+            revision_at(row, 5)?
+        }
         None => return Err(StoreError::Corrupt("a page's query returned no row".into())),
     };
     let items = rows
@@ -927,6 +1152,13 @@ fn like_escaped(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+impl<E> SqlStore<E> {
+    /// The owner this handle's todos belong to, as a parameter (`''`: no owner).
+    fn owner_param(&self) -> SqlValue {
+        SqlValue::Text(self.scope.owner().to_owned())
+    }
 }
 
 fn unavailable(SqlError(message): SqlError) -> StoreError {
@@ -1068,7 +1300,7 @@ mod tests {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
-        assert_eq!(versions, (6, 6));
+        assert_eq!(versions, (7, 7));
         assert_eq!(all(&store), vec![1]);
     }
 
@@ -1141,7 +1373,7 @@ mod tests {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(version, 6);
+        assert_eq!(version, 7);
         assert_eq!(search("milk"), (vec![1], 1));
     }
 

@@ -3,7 +3,7 @@
 
 use crate::api;
 use crate::config::Config;
-use crate::store::{ListQuery, Store, Versioned};
+use crate::store::{ListQuery, Owners, Versioned};
 use crate::todo::{DEFAULT_MAX_TITLE_CHARS, parse_new_todo};
 
 /// Default settings, or (`secured`) bearer tokens on reads and writes, CORS for one
@@ -32,7 +32,7 @@ pub fn config(secured: bool) -> Config {
 }
 
 /// Stores three todos, so that ids 1 to 3 name something.
-pub fn seed(store: &impl Store) {
+pub fn seed(store: &impl Owners) {
     for title in ["first", "second", "third"] {
         let body = serde_json::json!({ "title": title });
         let fields = parse_new_todo(body.as_object().unwrap(), DEFAULT_MAX_TITLE_CHARS).unwrap();
@@ -41,7 +41,7 @@ pub fn seed(store: &impl Store) {
 }
 
 /// Everything stored, with revisions.
-fn snapshot(store: &impl Store) -> Vec<Versioned> {
+fn snapshot(store: &impl Owners) -> Vec<Versioned> {
     let everything = ListQuery {
         is_complete: None,
         offset: 0,
@@ -54,7 +54,7 @@ fn snapshot(store: &impl Store) -> Vec<Versioned> {
 /// Answers `request` and checks the answer: a documented status, never a 5xx (nothing
 /// is broken here), errors as problem details, and a refused request changes nothing.
 pub fn check(
-    store: &impl Store,
+    store: &impl Owners,
     config: &Config,
     request: http::Request<&[u8]>,
 ) -> Result<(), String> {

@@ -122,9 +122,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
-pub use reader::{DirReader, StdReader};
+pub use reader::{DirReader, Scoped, StdReader};
 
-use super::{ListPage, ListQuery, Store, StoreError, StoreResult, Versioned, Written};
+use super::{ListPage, ListQuery, Owners, Store, StoreError, StoreResult, Versioned, Written};
 use crate::ratelimit::{Admission, RateLimit};
 use crate::todo::{Todo, TodoFields, TodoId};
 
@@ -151,8 +151,37 @@ const VALID: &str = "counts/valid";
 const VALID_LINK: &str = "counts/valid-link";
 
 pub struct DirStore<R = StdReader> {
+    /// The tree this handle keeps todos in: the data directory, or one owner's tree in it.
     root: PathBuf,
     reader: R,
+    tree: Tree,
+}
+
+/// Which todos a handle reaches (see "Owners" in the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tree {
+    /// The one shared list (no owner mode): the todos of no owner, and an `owners`
+    /// directory is [`StoreError::HoldsOwnedTodos`].
+    Shared,
+    /// The todos of no owner, in owner mode (an admin's `?owner=`).
+    Unowned,
+    /// One owner's tree, `{data_root}/owners/{key}`; ids are claimed in the data root.
+    Owner { data_root: PathBuf, owner: String },
+}
+
+/// Where owners' trees are, in the data directory.
+const OWNERS: &str = "owners";
+/// The file in a claimed id's directory that names the owner whose tree holds the todo.
+const OWNER_FILE: &str = "owner";
+
+/// An owner's tree's name: SHA-256 of the owner, in hex. Any owner name maps to a short
+/// name built only of hex digits, and no two owners share a tree.
+fn owner_key(owner: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(owner.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl DirStore {
@@ -160,7 +189,7 @@ impl DirStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         let reader = StdReader::new(root.clone());
-        Self { root, reader }
+        Self::with_reader(root, reader)
     }
 }
 
@@ -170,7 +199,36 @@ impl<R: DirReader> DirStore<R> {
         Self {
             root: root.into(),
             reader,
+            tree: Tree::Shared,
         }
+    }
+
+    /// The data directory, whichever tree this handle keeps its todos in.
+    fn data_root(&self) -> &Path {
+        match &self.tree {
+            Tree::Owner { data_root, .. } => data_root,
+            _ => &self.root,
+        }
+    }
+
+    /// In the shared list, fails where the data directory holds owners' trees.
+    fn check_no_owners(&self) -> StoreResult<()> {
+        if self.tree == Tree::Shared && matches!(self.reader.link_count(OWNERS), Ok(Some(_))) {
+            return Err(StoreError::HoldsOwnedTodos);
+        }
+        Ok(())
+    }
+
+    /// In an owner's tree, every id the tree has a directory for, in order: lists read
+    /// these rather than every id of a block, as an owner's ids are spread among everyone's.
+    /// `None` in the data directory's own tree, whose ids are dense.
+    fn listed_ids(&self) -> StoreResult<Option<Vec<TodoId>>> {
+        if !matches!(self.tree, Tree::Owner { .. }) {
+            return Ok(None);
+        }
+        let mut ids = self.all_ids()?;
+        ids.sort_unstable();
+        Ok(Some(ids))
     }
 
     fn todos_dir(&self) -> PathBuf {
@@ -184,11 +242,12 @@ impl<R: DirReader> DirStore<R> {
     /// Fails unless the data directory is there. Asked where a missing file or directory
     /// would otherwise read as "no such todo": without the root, nothing can be said.
     fn check_root(&self) -> StoreResult<()> {
-        match fs::metadata(&self.root) {
+        let root = self.data_root();
+        match fs::metadata(root) {
             Ok(meta) if meta.is_dir() => Ok(()),
             Ok(_) => Err(StoreError::Unavailable(format!(
                 "{} is not a directory",
-                self.root.display()
+                root.display()
             ))),
             Err(e) => Err(io_error("open data directory", &e)),
         }
@@ -237,11 +296,16 @@ impl<R: DirReader> Store for DirStore<R> {
     fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
         Ok(match self.current(id)? {
             Some((revision, Some(todo))) => Some(Versioned { todo, revision }),
-            _ => None,
+            _ => {
+                // Not in this tree: perhaps in an owner's (one more lookup, on a miss only).
+                self.check_no_owners()?;
+                None
+            }
         })
     }
 
     fn list_version(&self) -> StoreResult<u64> {
+        self.check_no_owners()?;
         self.sweep_after_crashes();
         self.generations_version()
     }
@@ -251,6 +315,7 @@ impl<R: DirReader> Store for DirStore<R> {
     }
 
     fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        self.check_no_owners()?;
         self.sweep_after_crashes();
         if !query.is_by_id_and_completion() {
             if let Some(page) = self.list_summarized(query)? {
@@ -293,6 +358,61 @@ impl<R: DirReader> Store for DirStore<R> {
             Written::NotFound => Written::NotFound,
             Written::Conflict => Written::Conflict,
         })
+    }
+}
+
+impl<R: DirReader> Owners for DirStore<R> {
+    type Owned<'a>
+        = DirStore<Scoped<'a, R>>
+    where
+        Self: 'a;
+
+    fn owned_by<'a>(&'a self, owner: &str) -> DirStore<Scoped<'a, R>> {
+        if owner.is_empty() {
+            return DirStore {
+                root: self.root.clone(),
+                reader: Scoped {
+                    inner: &self.reader,
+                    prefix: String::new(),
+                },
+                tree: Tree::Unowned,
+            };
+        }
+        let key = owner_key(owner);
+        DirStore {
+            root: self.root.join(OWNERS).join(&key),
+            reader: Scoped {
+                inner: &self.reader,
+                prefix: format!("{OWNERS}/{key}/"),
+            },
+            tree: Tree::Owner {
+                data_root: self.root.clone(),
+                owner: owner.to_owned(),
+            },
+        }
+    }
+
+    fn shared(&self) -> DirStore<Scoped<'_, R>> {
+        DirStore {
+            root: self.root.clone(),
+            reader: Scoped {
+                inner: &self.reader,
+                prefix: String::new(),
+            },
+            tree: Tree::Shared,
+        }
+    }
+
+    fn owner_of(&self, id: TodoId) -> StoreResult<Option<String>> {
+        match self.reader.read(&format!("todos/{id}/{OWNER_FILE}")) {
+            Ok(owner) => String::from_utf8(owner)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(format!("todo {id}: unreadable owner"))),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Ok(self.owned_by("").get(id)?.map(|_| String::new()))
+            }
+            Err(e) => Err(io_error("read a todo's owner", &e)),
+        }
     }
 }
 

@@ -19,6 +19,50 @@ pub trait DirReader {
     /// How many names the file at `path` has (a link is not followed); `None` if `path`
     /// names nothing.
     fn link_count(&self, path: &str) -> io::Result<Option<u64>>;
+
+    /// [`DirReader::list`] of a path relative to the data directory itself, where this
+    /// reader is scoped to one owner's tree inside it ([`Scoped`]).
+    fn list_in_root(&self, dir: &str) -> io::Result<Option<Vec<String>>> {
+        self.list(dir)
+    }
+    /// [`DirReader::read`] of a path relative to the data directory itself.
+    fn read_in_root(&self, file: &str) -> io::Result<Vec<u8>> {
+        self.read(file)
+    }
+}
+
+/// A store's reader, scoped to one owner's tree: every path is taken inside `prefix`
+/// (`owners/{key}/`, or nothing for the todos of no owner).
+pub struct Scoped<'a, R> {
+    pub inner: &'a R,
+    pub prefix: String,
+}
+
+impl<R: DirReader> Scoped<'_, R> {
+    fn inside(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+}
+
+impl<R: DirReader> DirReader for Scoped<'_, R> {
+    fn list(&self, dir: &str) -> io::Result<Option<Vec<String>>> {
+        self.inner.list(&self.inside(dir))
+    }
+    fn read(&self, file: &str) -> io::Result<Vec<u8>> {
+        self.inner.read(&self.inside(file))
+    }
+    fn read_up_to(&self, file: &str, limit: u64) -> io::Result<Vec<u8>> {
+        self.inner.read_up_to(&self.inside(file), limit)
+    }
+    fn link_count(&self, path: &str) -> io::Result<Option<u64>> {
+        self.inner.link_count(&self.inside(path))
+    }
+    fn list_in_root(&self, dir: &str) -> io::Result<Option<Vec<String>>> {
+        self.inner.list_in_root(dir)
+    }
+    fn read_in_root(&self, file: &str) -> io::Result<Vec<u8>> {
+        self.inner.read_in_root(file)
+    }
 }
 
 /// Reads with `std::fs` under `root`.

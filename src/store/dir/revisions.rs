@@ -7,16 +7,18 @@ use std::io::{self, ErrorKind, Write};
 use std::path::PathBuf;
 
 use super::{
-    CURRENT, CURRENT_READ_BYTES, DirReader, DirStore, ID_PROBES, READ_RETRIES, create_layout_dir,
-    io_error, random_u64, sync_dir,
+    CURRENT, CURRENT_READ_BYTES, DirReader, DirStore, ID_PROBES, READ_RETRIES, Tree,
+    create_layout_dir, io_error, random_u64, sync_dir,
 };
 use crate::store::{StoreError, StoreResult, Written};
 use crate::todo::{MAX_TITLE_CHARS_CEILING, Todo, TodoId};
 
 impl<R: DirReader> DirStore<R> {
-    /// Claims the next free id by creating its directory.
+    /// Claims the next free id by creating its directory in the data directory's `todos`
+    /// (in every tree: one claim per id, whoever owns it), and in an owner's tree gives the
+    /// id to the owner ([`DirStore::adopt`]).
     pub(super) fn claim_id(&self) -> StoreResult<TodoId> {
-        let todos = self.todos_dir();
+        let todos = self.data_root().join("todos");
         let mut candidate = self.read_last_id_hint().unwrap_or(0);
         let mut probes = 0;
         loop {
@@ -30,9 +32,12 @@ impl<R: DirReader> DirStore<R> {
             probes += 1;
             let id = TodoId::new(candidate)
                 .ok_or_else(|| StoreError::Unavailable("ids exhausted".into()))?;
-            match fs::create_dir(self.todo_dir(id)) {
+            match fs::create_dir(todos.join(id.to_string())) {
                 Ok(()) => {
                     sync_dir(&todos).map_err(|e| io_error("sync todos directory", &e))?;
+                    if let Tree::Owner { owner, .. } = &self.tree {
+                        self.adopt(id, owner)?;
+                    }
                     return Ok(id);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
@@ -46,8 +51,37 @@ impl<R: DirReader> DirStore<R> {
         }
     }
 
+    /// Makes the claimed `id` the owner's: the claim names the owner (for `owner_of`), then
+    /// the id gets its directory in the owner's tree (created with the tree if need be),
+    /// where its revisions go. A crash in between leaves an id that reads as absent
+    /// everywhere, as a crash after any claim does.
+    fn adopt(&self, id: TodoId, owner: &str) -> StoreResult<()> {
+        let made = |e: io::Error| io_error("create an owner's tree", &e);
+        create_layout_dir(&self.data_root().join(super::OWNERS)).map_err(made)?;
+        create_layout_dir(&self.root).map_err(made)?;
+        let staged = self
+            .stage(owner.as_bytes(), true)
+            .map_err(|e| io_error("write staging file", &e))?;
+        let claim = self.data_root().join("todos").join(id.to_string());
+        let named = fs::hard_link(&staged, claim.join(super::OWNER_FILE));
+        let _ = fs::remove_file(&staged);
+        named
+            .and_then(|()| sync_dir(&claim))
+            .map_err(|e| io_error("name a todo's owner", &e))?;
+        let todos = self.todos_dir();
+        let created = match fs::create_dir(self.todo_dir(id)) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                create_layout_dir(&todos).and_then(|()| fs::create_dir(self.todo_dir(id)))
+            }
+            other => other,
+        };
+        created
+            .and_then(|()| sync_dir(&todos))
+            .map_err(|e| io_error("claim id in an owner's tree", &e))
+    }
+
     pub(super) fn read_last_id_hint(&self) -> Option<i64> {
-        let bytes = self.reader.read("last-id").ok()?;
+        let bytes = self.reader.read_in_root("last-id").ok()?;
         std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
     }
 
@@ -55,14 +89,20 @@ impl<R: DirReader> DirStore<R> {
     /// costs one directory listing, never correctness.
     pub(super) fn write_last_id_hint(&self, id: TodoId) {
         if let Ok(staged) = self.stage(id.to_string().as_bytes(), false)
-            && fs::rename(&staged, self.root.join("last-id")).is_err()
+            && fs::rename(&staged, self.data_root().join("last-id")).is_err()
         {
             let _ = fs::remove_file(&staged);
         }
     }
 
+    /// The highest id claimed in the data directory.
     pub(super) fn highest_id(&self) -> StoreResult<Option<TodoId>> {
-        Ok(self.all_ids()?.into_iter().max())
+        let claimed = self
+            .reader
+            .list_in_root("todos")
+            .map_err(|e| io_error("list directory", &e))?
+            .unwrap_or_default();
+        Ok(claimed.iter().filter_map(|name| TodoId::parse(name)).max())
     }
 
     /// Every id that has a directory, in no particular order.

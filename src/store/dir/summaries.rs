@@ -79,9 +79,23 @@ impl<R: DirReader> DirStore<R> {
             return Ok(None);
         };
         let epoch = String::from_utf8_lossy(&epoch).into_owned();
-        let last = self.last_claimed_id()?;
-        let mut summaries = (0..=last / SUMMARY_BLOCK)
-            .map(|block| self.summary(block, &epoch, last, false))
+        // An owner's tree: the blocks its own ids are in; the data directory's: every block.
+        let listed = self.listed_ids()?;
+        let (blocks, last) = match &listed {
+            Some(ids) => {
+                let mut blocks: Vec<i64> = ids.iter().map(|id| id.get() / SUMMARY_BLOCK).collect();
+                blocks.dedup();
+                (blocks, ids.last().map_or(0, |id| id.get()))
+            }
+            None => {
+                let last = self.last_claimed_id()?;
+                ((0..=last / SUMMARY_BLOCK).collect(), last)
+            }
+        };
+        let listed = listed.is_some();
+        let mut summaries = blocks
+            .iter()
+            .map(|&block| self.summary(block, &epoch, last, listed, false))
             .collect::<StoreResult<Vec<_>>>()?;
         // A summary whose tag holds but whose content does not parse (a damaged file) is
         // made again from its block's todos; one made here always parses.
@@ -89,7 +103,7 @@ impl<R: DirReader> DirStore<R> {
             match page_of_summaries(query, &summaries) {
                 Ok(page) => return Ok(Some(page)),
                 Err(index) => {
-                    let remade = self.summary(index as i64, &epoch, last, true)?;
+                    let remade = self.summary(blocks[index], &epoch, last, listed, true)?;
                     if summaries[index] == remade {
                         return Err(corrupt("a todo that does not summarize"));
                     }
@@ -104,7 +118,14 @@ impl<R: DirReader> DirStore<R> {
     /// `last` after reading the generation (so that a write finished meanwhile voids it),
     /// and written for the next search; made so in any case when `remake`. Only its tag is
     /// checked here: its content when it is read for the page.
-    fn summary(&self, block: i64, epoch: &str, last: i64, remake: bool) -> StoreResult<Vec<u8>> {
+    fn summary(
+        &self,
+        block: i64,
+        epoch: &str,
+        last: i64,
+        listed: bool,
+        remake: bool,
+    ) -> StoreResult<Vec<u8>> {
         let generation = match self.reader.read(&generation_path(block)) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
@@ -119,12 +140,21 @@ impl<R: DirReader> DirStore<R> {
         {
             return Ok(bytes);
         }
-        let first = (block * SUMMARY_BLOCK).max(1);
+        let range = (block * SUMMARY_BLOCK).max(1)..(block + 1) * SUMMARY_BLOCK;
+        let ids: Vec<TodoId> = match listed.then(|| self.listed_ids()).transpose()?.flatten() {
+            // An owner's tree: its ids in the block, listed after the generation was read
+            // (so that a todo created meanwhile voids the summary).
+            Some(ids) => ids
+                .into_iter()
+                .filter(|id| range.contains(&id.get()))
+                .collect(),
+            None => range
+                .take_while(|&id| id <= last)
+                .filter_map(TodoId::new)
+                .collect(),
+        };
         let mut todos = Vec::new();
-        for id in (first..(block + 1) * SUMMARY_BLOCK)
-            .take_while(|&id| id <= last)
-            .filter_map(TodoId::new)
-        {
+        for id in ids {
             if let Some((revision, Some(todo))) = self.current(id)? {
                 todos.push(Versioned { todo, revision });
             }
