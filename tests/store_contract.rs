@@ -14,8 +14,8 @@ use tempfile::TempDir;
 use todo_api::ratelimit::RateLimit;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
-use todo_api::store::{ListQuery, Sort, Store, Written};
-use todo_api::testing::store::{all, fields, id, page_of, totals_of};
+use todo_api::store::{ListQuery, Owners, Sort, Store, Written};
+use todo_api::testing::store::{AsOwner, all, fields, id, page_of, totals_of};
 use todo_api::todo::{DEFAULT_MAX_TITLE_CHARS, TodoId, fold_case, parse_new_todo};
 
 /// Data on disk that any number of store handles can open, as instances of the component do.
@@ -523,6 +523,189 @@ fn totals(store: &impl Store, is_complete: Option<bool>) -> u64 {
         .total
 }
 
+/// One step of several owners' requests, as the property test below draws them: `pick`
+/// names any id created so far, whoever's it is.
+#[derive(Debug, Clone)]
+enum Step {
+    Create {
+        owner: usize,
+        done: bool,
+    },
+    Change {
+        owner: usize,
+        pick: usize,
+        done: bool,
+    },
+    Delete {
+        owner: usize,
+        pick: usize,
+    },
+    Read {
+        owner: usize,
+        pick: usize,
+    },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let owner = 0..OWNERS;
+    prop_oneof![
+        3 => (owner.clone(), any::<bool>()).prop_map(|(owner, done)| Step::Create { owner, done }),
+        2 => (owner.clone(), any::<usize>(), any::<bool>())
+            .prop_map(|(owner, pick, done)| Step::Change { owner, pick, done }),
+        1 => (owner.clone(), any::<usize>()).prop_map(|(owner, pick)| Step::Delete { owner, pick }),
+        2 => (owner, any::<usize>()).prop_map(|(owner, pick)| Step::Read { owner, pick }),
+    ]
+}
+
+const OWNERS: usize = 3;
+
+/// Owners interleave random creates, changes, deletes and reads, each naming ids of any
+/// owner: every owner sees exactly its own model (its todos, revisions, totals, pages),
+/// another owner's id is to it what a missing id is, and its collection's version moves
+/// with its own writes only (another owner's writes are not seen even there). Each case
+/// uses owners of its own on one store, so ids run on across cases as they would.
+fn owners_see_exactly_their_own_todos<F: Fixture>()
+where
+    F::Store: Owners,
+{
+    use std::collections::BTreeMap;
+    let fixture = F::new();
+    let store = fixture.open();
+    let case = std::cell::Cell::new(0);
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 12,
+        failure_persistence: None,
+        ..Default::default()
+    });
+    let steps = proptest::collection::vec(step(), 1..30);
+    runner
+        .run(&steps, |steps| {
+            case.set(case.get() + 1);
+            let case = case.get();
+            let names: Vec<String> = (0..OWNERS)
+                .map(|n| format!("case {case} owner {n}"))
+                .collect();
+            // id -> (owner, revision, done) of live todos; every id created, in order.
+            let mut model: BTreeMap<i64, (usize, u64, bool)> = BTreeMap::new();
+            let mut ids: Vec<TodoId> = Vec::new();
+            let version = |owner: usize| store.owned_by(&names[owner]).list_version().unwrap();
+            for step in steps {
+                if ids.is_empty() && !matches!(step, Step::Create { .. }) {
+                    continue;
+                }
+                let before: Vec<u64> = (0..OWNERS).map(version).collect();
+                let (owner, wrote) = match step {
+                    Step::Create { owner, done } => {
+                        let created = store
+                            .owned_by(&names[owner])
+                            .create(&fields("t", done))
+                            .unwrap();
+                        model.insert(created.todo.id.get(), (owner, 1, done));
+                        ids.push(created.todo.id);
+                        (owner, true)
+                    }
+                    Step::Change { owner, pick, done } => {
+                        let id = ids[pick % ids.len()];
+                        let mine = model
+                            .get(&id.get())
+                            .filter(|(o, _, _)| *o == owner)
+                            .copied();
+                        let revision = mine.map_or(1, |(_, revision, _)| revision);
+                        let written = store
+                            .owned_by(&names[owner])
+                            .update(id, revision, &fields("u", done))
+                            .unwrap();
+                        match mine {
+                            Some(_) => {
+                                assert!(matches!(written, Written::Done(_)), "{written:?}");
+                                model.insert(id.get(), (owner, revision + 1, done));
+                            }
+                            None => assert_eq!(written, Written::NotFound),
+                        }
+                        (owner, mine.is_some())
+                    }
+                    Step::Delete { owner, pick } => {
+                        let id = ids[pick % ids.len()];
+                        let mine = model
+                            .get(&id.get())
+                            .filter(|(o, _, _)| *o == owner)
+                            .copied();
+                        let revision = mine.map_or(1, |(_, revision, _)| revision);
+                        let written = store.owned_by(&names[owner]).delete(id, revision).unwrap();
+                        match mine {
+                            Some(_) => {
+                                assert_eq!(written, Written::Done(()));
+                                model.remove(&id.get());
+                            }
+                            None => assert_eq!(written, Written::NotFound),
+                        }
+                        (owner, mine.is_some())
+                    }
+                    Step::Read { owner, pick } => {
+                        let id = ids[pick % ids.len()];
+                        let found = store.owned_by(&names[owner]).get(id).unwrap();
+                        match model.get(&id.get()) {
+                            Some(&(o, revision, done)) if o == owner => {
+                                let found = found.expect("an owner reads its own todo");
+                                assert_eq!(
+                                    (found.revision, found.todo.is_complete),
+                                    (revision, done)
+                                );
+                            }
+                            _ => assert_eq!(found, None, "todo {id} is not {}'s", names[owner]),
+                        }
+                        (owner, false)
+                    }
+                };
+                for other in 0..OWNERS {
+                    let moved = version(other) != before[other];
+                    assert_eq!(moved, wrote && other == owner, "{}'s version", names[other]);
+                }
+            }
+            for (owner, name) in names.iter().enumerate() {
+                let view = store.owned_by(name);
+                let own: Vec<i64> = model
+                    .iter()
+                    .filter(|(_, (o, _, _))| *o == owner)
+                    .map(|(id, _)| *id)
+                    .collect();
+                let done = model.values().filter(|(o, _, d)| *o == owner && *d).count() as u64;
+                assert_eq!(all(&view), own, "{name}'s list");
+                assert_eq!(
+                    totals_of(&view),
+                    (own.len() as u64, done, own.len() as u64 - done)
+                );
+                // Pages of two, searched and sorted, hold the owner's todos only.
+                let (page, total) = page_of(&view, None, 1, 2);
+                assert_eq!(total, own.len() as u64);
+                assert_eq!(
+                    page,
+                    own.iter().skip(1).take(2).copied().collect::<Vec<_>>()
+                );
+                let searched = view
+                    .list(&ListQuery {
+                        title_contains: Some(String::new()),
+                        sort: Sort::IdDescending,
+                        ..ListQuery::default()
+                    })
+                    .unwrap();
+                let mut descending = own.clone();
+                descending.reverse();
+                assert_eq!(
+                    searched
+                        .items
+                        .iter()
+                        .map(|s| s.todo.id.get())
+                        .collect::<Vec<_>>(),
+                    descending
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_store {
@@ -537,8 +720,58 @@ macro_rules! contract {
         mod dir_store {
             $(#[test] fn $test() { super::$test::<super::Dir>(); })*
         }
+        // The same contract per owner (owner mode): each store through one owner's view.
+        mod sqlite_store_per_owner {
+            $(#[test] fn $test() { super::$test::<super::PerOwner<super::Sqlite>>(); })*
+        }
+        mod postgres_store_per_owner {
+            $(#[test] fn $test() { super::$test::<super::PerOwner<super::Postgres>>(); })*
+        }
+        mod libsql_store_per_owner {
+            $(#[test] fn $test() { super::$test::<super::PerOwner<super::Libsql>>(); })*
+        }
+        mod dir_store_per_owner {
+            $(#[test] fn $test() { super::$test::<super::PerOwner<super::Dir>>(); })*
+        }
     };
 }
+
+/// A fixture whose handles reach one owner's todos, through [`Owners::owned_by`].
+struct PerOwner<F>(F);
+
+impl<F: Fixture> Fixture for PerOwner<F>
+where
+    F::Store: Owners,
+{
+    type Store = AsOwner<F::Store>;
+    fn new() -> Self {
+        Self(F::new())
+    }
+    fn open(&self) -> Self::Store {
+        AsOwner {
+            store: self.0.open(),
+            owner: "alice@example.com".to_owned(),
+        }
+    }
+}
+
+/// The property test once per store (it draws its own owners: not per owner again).
+macro_rules! per_store {
+    ($($test:ident),* $(,)?) => {
+        mod owners {
+            $(
+                #[test] fn $test() {
+                    super::$test::<super::Sqlite>();
+                    super::$test::<super::Postgres>();
+                    super::$test::<super::Libsql>();
+                    super::$test::<super::Dir>();
+                }
+            )*
+        }
+    };
+}
+
+per_store!(owners_see_exactly_their_own_todos);
 
 contract!(
     new_ids_count_up_from_one_at_revision_one,

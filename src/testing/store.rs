@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use crate::store::{ListQuery, Store};
+use crate::ratelimit::{Admission, RateLimit};
+use crate::store::{ListPage, ListQuery, Owners, Store, StoreResult, Versioned, Written};
 use crate::todo::{DEFAULT_MAX_TITLE_CHARS, TodoFields, TodoId, parse_new_todo};
 
 /// The fields of a todo titled `title`, parsed as a request body would be.
@@ -56,4 +57,47 @@ pub fn all(store: &impl Store) -> Vec<i64> {
 pub fn totals_of(store: &impl Store) -> (u64, u64, u64) {
     let total = |is_complete| page_of(store, is_complete, 0, 1).1;
     (total(None), total(Some(true)), total(Some(false)))
+}
+
+/// A store handle that reaches one owner's todos only: every call goes through
+/// [`Owners::owned_by`], so that a suite written for [`Store`] runs per owner.
+pub struct AsOwner<S> {
+    pub store: S,
+    pub owner: String,
+}
+
+impl<S: Owners> Store for AsOwner<S> {
+    fn check_ready(&self) -> StoreResult<()> {
+        self.store.owned_by(&self.owner).check_ready()
+    }
+    fn create(&self, fields: &TodoFields) -> StoreResult<Versioned> {
+        self.store.owned_by(&self.owner).create(fields)
+    }
+    fn get(&self, id: TodoId) -> StoreResult<Option<Versioned>> {
+        self.store.owned_by(&self.owner).get(id)
+    }
+    fn list(&self, query: &ListQuery) -> StoreResult<ListPage> {
+        self.store.owned_by(&self.owner).list(query)
+    }
+    fn list_version(&self) -> StoreResult<u64> {
+        self.store.owned_by(&self.owner).list_version()
+    }
+    fn take_token(&self, bucket: &str, limit: &RateLimit) -> StoreResult<Admission> {
+        self.store.owned_by(&self.owner).take_token(bucket, limit)
+    }
+    fn update(
+        &self,
+        id: TodoId,
+        expected_revision: u64,
+        fields: &TodoFields,
+    ) -> StoreResult<Written<Versioned>> {
+        self.store
+            .owned_by(&self.owner)
+            .update(id, expected_revision, fields)
+    }
+    fn delete(&self, id: TodoId, expected_revision: u64) -> StoreResult<Written<()>> {
+        self.store
+            .owned_by(&self.owner)
+            .delete(id, expected_revision)
+    }
 }

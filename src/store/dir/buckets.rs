@@ -37,6 +37,8 @@ impl<R: DirReader> DirStore<R> {
         clock: impl Fn() -> i64,
     ) -> StoreResult<Admission> {
         let dir = format!("{BUCKETS}/{:016x}", fnv1a(FNV_START, bucket.as_bytes()));
+        // Buckets are the data directory's, whichever tree a handle keeps todos in.
+        let root = self.data_root();
         for _ in 0..TAKE_RETRIES {
             let Some((state, stored)) = self.bucket_state(&dir)? else {
                 // Removed (pruned) while it was read: read again.
@@ -48,15 +50,17 @@ impl<R: DirReader> DirStore<R> {
                 return Ok(admission);
             }
             let staged = self
-                .stage(admission.tat_us.to_string().as_bytes(), false)
+                .stage_in(
+                    &root.join("tmp"),
+                    admission.tat_us.to_string().as_bytes(),
+                    false,
+                )
                 .map_err(|e| io_error("stage a bucket's state", &e))?;
-            let next = self.root.join(&dir).join((state + 1).to_string());
+            let next = root.join(&dir).join((state + 1).to_string());
             let linked = match fs::hard_link(&staged, &next) {
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    create_layout_dir(&self.root.join(BUCKETS))
-                        .and_then(|()| create_layout_dir(&self.root.join(&dir)))
-                        .and_then(|()| fs::hard_link(&staged, &next))
-                }
+                Err(e) if e.kind() == ErrorKind::NotFound => create_layout_dir(&root.join(BUCKETS))
+                    .and_then(|()| create_layout_dir(&root.join(&dir)))
+                    .and_then(|()| fs::hard_link(&staged, &next)),
                 other => other,
             };
             let _ = fs::remove_file(&staged);
@@ -64,7 +68,7 @@ impl<R: DirReader> DirStore<R> {
                 Ok(()) => {
                     if state + 1 > KEPT_STATES {
                         let old = state + 1 - KEPT_STATES;
-                        let _ = fs::remove_file(self.root.join(&dir).join(old.to_string()));
+                        let _ = fs::remove_file(root.join(&dir).join(old.to_string()));
                     }
                     // About one admission in 64 removes the buckets idle for a period.
                     if now_us % 64 == 0 {
@@ -87,7 +91,8 @@ impl<R: DirReader> DirStore<R> {
     /// came meanwhile: a request that published a newer state keeps its bucket, and one that
     /// finds the bucket gone starts a new one, which a bucket that old equals.
     fn remove_idle_buckets(&self, idle_since: i64) {
-        let Ok(Some(buckets)) = self.reader.list(BUCKETS) else {
+        let root = self.data_root();
+        let Ok(Some(buckets)) = self.reader.list_in_root(BUCKETS) else {
             return;
         };
         for bucket in buckets {
@@ -98,16 +103,16 @@ impl<R: DirReader> DirStore<R> {
             if tat >= idle_since {
                 continue;
             }
-            let Ok(Some(states)) = self.reader.list(&dir) else {
+            let Ok(Some(states)) = self.reader.list_in_root(&dir) else {
                 continue;
             };
             // Not a state published after the one found idle.
             for state in states {
                 if state.parse::<u64>().is_ok_and(|state| state <= newest) {
-                    let _ = fs::remove_file(self.root.join(&dir).join(state));
+                    let _ = fs::remove_file(root.join(&dir).join(state));
                 }
             }
-            let _ = fs::remove_dir(self.root.join(&dir));
+            let _ = fs::remove_dir(root.join(&dir));
         }
     }
 
@@ -116,7 +121,7 @@ impl<R: DirReader> DirStore<R> {
     fn bucket_state(&self, dir: &str) -> StoreResult<Option<(u64, Option<i64>)>> {
         let names = self
             .reader
-            .list(dir)
+            .list_in_root(dir)
             .map_err(|e| io_error("list a bucket", &e))?
             .unwrap_or_default();
         let Some(state) = names
@@ -126,7 +131,7 @@ impl<R: DirReader> DirStore<R> {
         else {
             return Ok(Some((0, None)));
         };
-        match self.reader.read(&format!("{dir}/{state}")) {
+        match self.reader.read_in_root(&format!("{dir}/{state}")) {
             Ok(bytes) => {
                 let tat = std::str::from_utf8(&bytes)
                     .ok()

@@ -273,8 +273,9 @@ impl<R: DirReader> Store for DirStore<R> {
     /// and removed (not synced). Also sweeps staging files a crashed writer left behind.
     fn check_ready(&self) -> StoreResult<()> {
         self.check_root()?;
+        // In the data directory's own staging directory, whichever tree this handle's.
         let probe = self
-            .stage(b"", false)
+            .stage_in(&self.data_root().join("tmp"), b"", false)
             .map_err(|e| io_error("write to data directory", &e))?;
         let _ = fs::remove_file(probe);
         self.sweep_stale_staging_files();

@@ -4,7 +4,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, ErrorKind, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{
     CURRENT, CURRENT_READ_BYTES, DirReader, DirStore, ID_PROBES, READ_RETRIES, Tree,
@@ -203,7 +203,11 @@ impl<R: DirReader> DirStore<R> {
 
     /// Writes `bytes` to a new staging file, synced to disk when `durable`, and returns its path.
     pub(super) fn stage(&self, bytes: &[u8], durable: bool) -> io::Result<PathBuf> {
-        let tmp = self.root.join("tmp");
+        self.stage_in(&self.root.join("tmp"), bytes, durable)
+    }
+
+    /// [`DirStore::stage`] in the staging directory `tmp`, which is created if need be.
+    pub(super) fn stage_in(&self, tmp: &Path, bytes: &[u8], durable: bool) -> io::Result<PathBuf> {
         let path = tmp.join(format!("{:016x}", random_u64()));
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
