@@ -44,6 +44,13 @@ pub struct Incoming<'a, B> {
     /// What `Accept-Encoding` accepts: a `GET` compares `If-None-Match` with the tag of
     /// the representation it selects.
     pub accepted: &'a Accepted,
+    /// Owner mode: whether the todo a request names exists (for the caller) is judged
+    /// before the body's headers, so that a bad body cannot tell another owner's todo from
+    /// one that never existed (in the shared list, the seed's bind-first order holds).
+    pub existence_first: bool,
+    /// With `existence_first`, why `If-Match` or `If-None-Match` did not parse: answered
+    /// once the target is found.
+    pub malformed_preconditions: Option<Failure>,
 }
 
 /// An operation with its target found.
@@ -64,8 +71,15 @@ enum Resolved {
     Describe(Route, Option<Versioned>),
 }
 
-pub fn run<S: Store, B: Read>(store: &S, operation: Operation, request: Incoming<'_, B>) -> Answer {
+pub fn run<S: Store, B: Read>(
+    store: &S,
+    operation: Operation,
+    mut request: Incoming<'_, B>,
+) -> Answer {
     let resolved = resolve(store, operation, &request)?;
+    if let Some(failure) = request.malformed_preconditions.take() {
+        return Err(failure);
+    }
     let tags: Vec<String> = match &resolved {
         // The representation a GET (or HEAD) selects: in gzip where `encoding::encode` will
         // send it so, which depends on its length.
@@ -157,12 +171,14 @@ fn resolve<S: Store, B>(
             Resolved::Get(todo_response(StatusCode::OK, &current), current.revision)
         }
         Operation::ReplaceTodo(id) => {
+            let found = request.existence_first.then(|| current(id)).transpose()?;
             declared(&[JSON])?;
-            Resolved::Replace(current(id)?)
+            Resolved::Replace(found.map_or_else(|| current(id), Ok)?)
         }
         Operation::PatchTodo(id) => {
+            let found = request.existence_first.then(|| current(id)).transpose()?;
             declared(&[MERGE_PATCH, JSON])?;
-            Resolved::Patch(current(id)?)
+            Resolved::Patch(found.map_or_else(|| current(id), Ok)?)
         }
         Operation::DeleteTodo(id) => Resolved::Delete(current(id)?),
         Operation::Health => Resolved::Health,

@@ -200,14 +200,23 @@ fn respond<S: Owners, B: Read>(
             }
             _ => Limits::default(),
         };
+        let existence_first = caller.as_ref().is_some_and(|caller| caller.owner.is_some());
+        // In owner mode, malformed preconditions are judged after the todo is found.
+        let (preconditions, malformed_preconditions) = match Preconditions::parse(&parts.headers) {
+            Ok(preconditions) => (preconditions, None),
+            Err(failure) if existence_first => (Preconditions::default(), Some(failure)),
+            Err(failure) => return Err(failure),
+        };
         let request = Incoming {
             method: &parts.method,
             headers: &parts.headers,
             query: parts.uri.query(),
             body,
             limits: &limits,
-            preconditions: Preconditions::parse(&parts.headers)?,
+            preconditions,
             accepted: &accepted,
+            existence_first,
+            malformed_preconditions,
         };
         let mut response = match caller.as_ref().and_then(Caller::owner_mode) {
             None => handlers::run(&store.shared(), operation, request)?,
