@@ -4,6 +4,8 @@
 //!
 //! ```sh
 //! cargo run --example mint_token -- hs256 "$SECRET"      # a token valid for an hour
+//! cargo run --example mint_token -- hs256 "$SECRET" alice # whose sub is alice
+//! cargo run --example mint_token -- hs256 "$SECRET" root "todos:write todos:admin"
 //! cargo run --example mint_token -- es256 7 k1           # signed by test key 7, kid k1
 //! cargo run --example mint_token -- jwks 7 k1            # that key's public JWKS
 //! ```
@@ -13,7 +15,16 @@ use todo_api::testing::tokens;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let claims = json!({"sub": "mint_token", "exp": tokens::now() + 3600, "scope": "todos:write"});
+    let mut claims =
+        json!({"sub": "mint_token", "exp": tokens::now() + 3600, "scope": "todos:write"});
+    if args.first().map(String::as_str) == Some("hs256") {
+        if let Some(sub) = args.get(2) {
+            claims["sub"] = json!(sub);
+        }
+        if let Some(scope) = args.get(3) {
+            claims["scope"] = json!(scope);
+        }
+    }
     let seed = |arg: Option<&String>| -> u8 {
         arg.and_then(|seed| seed.parse().ok())
             .unwrap_or_else(|| usage())
@@ -35,6 +46,6 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: mint_token hs256 SECRET | es256 SEED [KID] | jwks SEED [KID]");
+    eprintln!("usage: mint_token hs256 SECRET [SUB [SCOPE]] | es256 SEED [KID] | jwks SEED [KID]");
     std::process::exit(2)
 }

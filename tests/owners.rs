@@ -212,6 +212,9 @@ fn each_owner_lists_only_its_own_todos<S: Owners>(api: Api<S>) {
     assert_eq!(revalidated.status(), 200);
 }
 
+/// A request of the isolation test: method, headers, body.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// By any method, path form or header, another owner's todo answers as a todo that never
 /// existed: 404 with the same headers and body, before preconditions and the body are
 /// judged, and it changes nothing.
@@ -226,7 +229,7 @@ fn another_owners_todo_is_a_todo_that_never_existed<S: Owners>(api: Api<S>) {
     .to_owned();
     let origin = ("origin", "https://app.example.com");
     let merge = ("content-type", "application/merge-patch+json");
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("GET", &[], ""),
         ("HEAD", &[], ""),
         ("GET", &[("if-none-match", &tag)], ""),
@@ -243,9 +246,17 @@ fn another_owners_todo_is_a_todo_that_never_existed<S: Owners>(api: Api<S>) {
         ("PUT", &[JSON, ("if-match", "\"999\"")], r#"{"title":"x"}"#),
         ("PUT", &[JSON, ("if-none-match", "*")], r#"{"title":"x"}"#),
         ("PUT", &[JSON], r#"{"title":""}"#),
-        ("PUT", &[JSON, ("if-match", "not a tag")], r#"{"title":"x"}"#),
+        (
+            "PUT",
+            &[JSON, ("if-match", "not a tag")],
+            r#"{"title":"x"}"#,
+        ),
         ("GET", &[("if-none-match", "\"unterminated")], ""),
-        ("PUT", &[JSON, ("content-length", "99999999")], r#"{"title":"x"}"#),
+        (
+            "PUT",
+            &[JSON, ("content-length", "99999999")],
+            r#"{"title":"x"}"#,
+        ),
         ("PUT", &[JSON], "not json"),
         ("PUT", &[("content-type", "text/plain")], "x"),
         ("PUT", &[JSON, ("content-encoding", "br")], "x"),
@@ -308,7 +319,7 @@ fn every_request_needs_a_token_naming_its_owner<S: Owners>(api: Api<S>) {
         ("OPTIONS", "/todos".to_owned()),
         ("POST", "/todos".to_owned()),
     ] {
-        let none = api.send_as_is(&method, &path, &[JSON], r#"{"title":"x"}"#);
+        let none = api.send_as_is(method, &path, &[JSON], r#"{"title":"x"}"#);
         problem(&none, 401);
         assert_eq!(header(&none, "www-authenticate"), "Bearer");
         let mut claims = tokens::fresh();
@@ -403,7 +414,7 @@ fn admins_reach_every_owners_todos<S: Owners>(api: Api<S>) {
 fn todos_before_owner_mode_are_no_ones_and_owned_todos_are_never_shared<S: Owners>(
     mut api: Api<S>,
 ) {
-    let owner_mode = std::mem::replace(&mut api.config, Config::default());
+    let owner_mode = std::mem::take(&mut api.config);
     let shared = api.send_as_is("POST", "/todos", &[JSON], r#"{"title":"from before"}"#);
     let before = body(&shared)["id"].as_i64().unwrap();
     api.config = owner_mode;
@@ -424,7 +435,7 @@ fn todos_before_owner_mode_are_no_ones_and_owned_todos_are_never_shared<S: Owner
         ("GET", "/todos".to_owned()),
         ("GET", format!("/todos/{mine}")),
     ] {
-        let refused = api.send_as_is(&method, &path, &[], "");
+        let refused = api.send_as_is(method, &path, &[], "");
         let detail = problem(&refused, 500)["detail"]
             .as_str()
             .unwrap()

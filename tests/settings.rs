@@ -158,12 +158,14 @@ fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
         read("POST", "/todos", &json, br#"{"title":"a"}"#),
         [
             "cors_allowed_origins",
+            "jwt_owner_claim",
             "jwt_hs256_secret",
             "jwt_jwks",
             "jwt_issuer",
             "jwt_audience",
             "jwt_write_scope",
             "jwt_protect_reads",
+            "jwt_admin_scope",
             "rate_limit",
             "max_body_bytes",
             "max_title_length",
@@ -172,7 +174,12 @@ fn a_request_reads_only_the_settings_it_uses_and_readiness_reads_all() {
     );
     assert_eq!(
         read("GET", "/todos/1", &[], b""),
-        ["cors_allowed_origins", "jwt_protect_reads", "rate_limit"]
+        [
+            "cors_allowed_origins",
+            "jwt_owner_claim",
+            "jwt_protect_reads",
+            "rate_limit"
+        ]
     );
     assert_eq!(read("GET", "/healthz", &[], b""), ["cors_allowed_origins"]);
     let mut all = read("GET", "/readyz", &[], b"");

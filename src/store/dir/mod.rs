@@ -98,7 +98,16 @@
 //! disk reads as not ready, and removes staging files older than ten minutes, which only a
 //! crashed writer leaves.
 //!
-//! File names are built only from integers, so no request can name a path.
+//! # Owners
+//! In owner mode each owner's todos live in a tree of their own, `owners/{key}/` (the key is
+//! the SHA-256 of the owner's name in hex), laid out as above and kept with the same rules;
+//! ids are still claimed in the data directory's `todos/`, one claim per id whoever owns
+//! it, and the claim holds a file `owner` naming the owner. Lists in a tree read its
+//! listed ids rather than every id of a block. The data directory's own tree holds the
+//! todos of no owner (written before owner mode); read as the shared list, a data
+//! directory with `owners/` is refused ([`StoreError::HoldsOwnedTodos`]).
+//!
+//! File names are built only from integers and hex digits, so no request can name a path.
 //!
 //! # Reads go through a [`DirReader`]
 //! Every request reads (a GET reads `current` and looks up one name); writes are

@@ -211,7 +211,7 @@ impl<R: DirReader> DirStore<R> {
         let path = tmp.join(format!("{:016x}", random_u64()));
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                create_layout_dir(&tmp)?;
+                create_layout_dir(tmp)?;
                 OpenOptions::new()
                     .write(true)
                     .create_new(true)
