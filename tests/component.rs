@@ -984,3 +984,25 @@ fn under_protected_reads_options_tells_nothing_without_a_token_over_http() {
         origin,
     );
 }
+
+/// Owner mode under `make serve`: each owner reaches its own todos only, over HTTP.
+#[test]
+fn owners_are_isolated_under_make_serve() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, support::black_box::OWNER_MODE);
+    support::black_box::owners_are_isolated(|m, p, h, b| server.call(m, p, h, b));
+}
+
+/// The same where one instance serves many requests (`wasmtime serve` reuses an instance
+/// up to 1,000 times when asked): statics survive between requests, and nothing of one
+/// caller's request may reach another's.
+#[test]
+fn owners_are_isolated_when_one_instance_serves_many_requests() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve_with(
+        &data,
+        support::black_box::OWNER_MODE,
+        &["--max-instance-reuse-count", "1000"],
+    );
+    support::black_box::owners_are_isolated(|m, p, h, b| server.call(m, p, h, b));
+}

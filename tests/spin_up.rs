@@ -71,6 +71,16 @@ fn black_box_suite(fresh: impl Fn(&Path) -> SpinUpConfig) {
     support::black_box::codings_as_negotiated(call);
     support::black_box::concurrent_creates(&call, 40);
     support::black_box::racing_writes(&call);
+    drop(spin);
+
+    // Owner mode on an empty store: each owner reaches its own todos only.
+    let mut config = fresh(&dir("owners"));
+    for (name, value) in support::black_box::OWNER_MODE {
+        let name = name.trim_start_matches("TODO_").to_ascii_lowercase();
+        config.variables.push((name, (*value).to_owned()));
+    }
+    let spin = SpinUp::start(&config, support::free_port(), &dir("owners"));
+    support::black_box::owners_are_isolated(|m, p, h, b| spin.call(m, p, h, b));
 }
 
 #[test]

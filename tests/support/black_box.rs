@@ -549,3 +549,191 @@ pub fn list_tags_agree_across_replicas(
         assert_eq!(second("GET", path, &[], b"").header("etag"), Some(moved));
     }
 }
+
+/// The settings of owner mode the black-box owner suite expects (as environment variables
+/// of `make serve`; Spin variables are the same names in lower case without `TODO_`).
+pub const OWNER_MODE: &[(&str, &str)] = &[
+    ("TODO_JWT_HS256_SECRET", todo_api::testing::tokens::SECRET),
+    ("TODO_JWT_OWNER_CLAIM", "sub"),
+    ("TODO_JWT_ADMIN_SCOPE", "todos:admin"),
+];
+
+/// `Authorization: Bearer …` for `sub`, with `scope` where given, signed for [`OWNER_MODE`].
+pub fn owner_bearer(sub: &str, scope: Option<&str>) -> String {
+    use todo_api::testing::tokens;
+    let mut claims = tokens::fresh();
+    claims["sub"] = serde_json::json!(sub);
+    if let Some(scope) = scope {
+        claims["scope"] = serde_json::json!(scope);
+    }
+    format!(
+        "Bearer {}",
+        tokens::hs256(tokens::SECRET.as_bytes(), &claims)
+    )
+}
+
+/// Under [`OWNER_MODE`], over HTTP, on an empty store: owners reach their own todos only.
+/// Another owner's todo answers as one that never existed (same status, headers but
+/// the host's `Date` and `Connection`, and body but the id) by every method, path form (`/todos/007`, `%`-encoded
+/// digits) and header (`If-Match`, `If-None-Match`, `Origin`); lists, totals and list
+/// parameters hold only the caller's; an admin reaches any todo and list; and requests of
+/// many owners, interleaved, each see only their own (where one instance serves many
+/// requests, nothing of one request may survive into another's).
+pub fn owners_are_isolated(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> Reply) {
+    let json = ("content-type", "application/json");
+    let (alice, bob) = (owner_bearer("alice", None), owner_bearer("bob", None));
+    let admin = owner_bearer("root", Some("todos:admin"));
+    let create = |bearer: &str, title: &str| {
+        let created = call(
+            "POST",
+            "/todos",
+            &[json, ("authorization", bearer)],
+            title.as_bytes(),
+        );
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        created.json()["id"].as_i64().unwrap()
+    };
+    let id = create(&alice, r#"{"title":"alice's secret","dueBy":"2030-01-01"}"#);
+    create(&bob, r#"{"title":"bob's"}"#);
+    assert!(id < 10, "an empty store: a one-digit id, {id}");
+    let missing = 9;
+    let tag = call(
+        "GET",
+        &format!("/todos/{id}"),
+        &[("authorization", &alice)],
+        b"",
+    )
+    .header("etag")
+    .unwrap()
+    .to_owned();
+    let normal = |reply: Reply, id: i64| {
+        let mut headers: Vec<(String, String)> = reply
+            .headers
+            .into_iter()
+            // The host's: when it answers, and whether it keeps a connection whose
+            // request body was not read (as it may for any answer given before the body).
+            .filter(|(name, _)| name != "date" && name != "connection")
+            .collect();
+        headers.sort();
+        let body =
+            String::from_utf8_lossy(&reply.body).replace(&format!("has id {id}."), "has id ID.");
+        (reply.status, headers, body)
+    };
+    let merge = ("content-type", "application/merge-patch+json");
+    let origin = ("origin", "https://app.example.com");
+    let cases: Vec<(&str, Vec<(&str, &str)>, &[u8])> = vec![
+        ("GET", vec![], b""),
+        ("HEAD", vec![], b""),
+        (
+            "GET",
+            vec![("if-none-match", &tag), ("accept-encoding", "gzip")],
+            b"",
+        ),
+        ("OPTIONS", vec![("if-match", "*")], b""),
+        (
+            "PUT",
+            vec![json, ("if-match", &tag)],
+            br#"{"title":"bob was here"}"#,
+        ),
+        (
+            "PUT",
+            vec![json, ("if-match", "\"99\"")],
+            br#"{"title":""}"#,
+        ),
+        (
+            "PUT",
+            vec![("content-type", "text/plain"), ("if-match", "nonsense")],
+            b"x",
+        ),
+        ("PATCH", vec![merge, origin], br#"{"isComplete":true}"#),
+        ("DELETE", vec![("if-match", &tag)], b""),
+        ("DELETE", vec![], b""),
+    ];
+    for (method, headers, content) in &cases {
+        for form in ["/todos/{}", "/todos/00{}", "/TODOS/{}/", "/todos/%3{}"] {
+            let path = |id: i64| form.replace("{}", &id.to_string());
+            let mut with_token = headers.clone();
+            with_token.push(("authorization", &bob));
+            let theirs = call(method, &path(id), &with_token, content);
+            let absent = call(method, &path(missing), &with_token, content);
+            assert_eq!(theirs.status, 404, "{method} {} {headers:?}", path(id));
+            assert_eq!(
+                normal(theirs, id),
+                normal(absent, missing),
+                "{method} {} {headers:?}",
+                path(id)
+            );
+        }
+    }
+    let now = call(
+        "GET",
+        &format!("/todos/{id}"),
+        &[("authorization", &alice)],
+        b"",
+    );
+    assert_eq!(now.header("etag"), Some(tag.as_str()), "nothing changed");
+    let list = |bearer: &str, query: &str| {
+        let reply = call(
+            "GET",
+            &format!("/todos{query}"),
+            &[("authorization", bearer)],
+            b"",
+        );
+        assert_eq!(reply.status, 200, "{query}");
+        let total: u64 = reply.header("x-total-count").unwrap().parse().unwrap();
+        let titles: Vec<String> = reply
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|todo| todo["title"].as_str().unwrap().to_owned())
+            .collect();
+        (titles, total)
+    };
+    for query in [
+        "",
+        "?isComplete=false",
+        "?sort=-dueBy&pageSize=1",
+        "?owner=bob",
+    ] {
+        assert_eq!(list(&bob, query), (vec!["bob's".to_owned()], 1), "{query}");
+    }
+    for query in ["?title=secret", "?title=alice&sort=title", "?isComplete=true"] {
+        assert_eq!(list(&bob, query), (vec![], 0), "{query}");
+    }
+    assert!(call("GET", "/todos?owner=alice", &[("authorization", &bob)], b"").is_problem(403));
+    assert_eq!(
+        list(&admin, "?owner=alice"),
+        (vec!["alice's secret".to_owned()], 1)
+    );
+    let read = call(
+        "GET",
+        &format!("/todos/{id}"),
+        &[("authorization", &admin)],
+        b"",
+    );
+    assert_eq!(read.status, 200);
+    // Many owners interleaved: each request sees its own caller's todos, never the last
+    // caller's (an instance that served one request and then another must keep nothing).
+    let owners: Vec<String> = (0..6)
+        .map(|n| owner_bearer(&format!("user {n}"), None))
+        .collect();
+    for (n, bearer) in owners.iter().enumerate() {
+        create(bearer, &format!(r#"{{"title":"of user {n}"}}"#));
+    }
+    for round in 0..5 {
+        for (n, bearer) in owners.iter().enumerate().rev() {
+            assert_eq!(
+                list(bearer, ""),
+                (vec![format!("of user {n}")], 1),
+                "round {round}"
+            );
+        }
+        assert!(call("GET", "/todos", &[], b"").is_problem(401));
+    }
+}

@@ -189,6 +189,11 @@ impl Server {
     /// Serves as `make serve` does: with exactly its host options (`make serve-options`:
     /// the pooling allocator, its capacity, the concurrency limit), `env` as settings.
     pub fn start_as_make_serve(data: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_as_make_serve_with(data, env, &[])
+    }
+
+    /// As [`Server::start_as_make_serve`], with `extra` host options after make serve's.
+    pub fn start_as_make_serve_with(data: &Path, env: &[(&str, &str)], extra: &[&str]) -> Self {
         let output = Command::new("make")
             .args(["-s", "--no-print-directory", "serve-options"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -196,7 +201,8 @@ impl Server {
             .expect("run make serve-options");
         assert!(output.status.success(), "make serve-options failed");
         let options = String::from_utf8(output.stdout).expect("options are text");
-        let options: Vec<&str> = options.split_whitespace().collect();
+        let mut options: Vec<&str> = options.split_whitespace().collect();
+        options.extend_from_slice(extra);
         Self::spawn_on(data, true, env, false, &[], free_port(), &options)
     }
 
