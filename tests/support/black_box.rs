@@ -703,7 +703,11 @@ pub fn owners_are_isolated(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> 
     ] {
         assert_eq!(list(&bob, query), (vec!["bob's".to_owned()], 1), "{query}");
     }
-    for query in ["?title=secret", "?title=alice&sort=title", "?isComplete=true"] {
+    for query in [
+        "?title=secret",
+        "?title=alice&sort=title",
+        "?isComplete=true",
+    ] {
         assert_eq!(list(&bob, query), (vec![], 0), "{query}");
     }
     assert!(call("GET", "/todos?owner=alice", &[("authorization", &bob)], b"").is_problem(403));
