@@ -105,10 +105,19 @@ fn revision_of(reply: &Reply) -> Option<u64> {
 /// Runs `CLIENTS` clients until `stop` is set, each mixing every kind of request over a
 /// small shared set of todos so that conditional writes race. Returns every event.
 fn run_clients(send: &Transport<'_>, stop: &AtomicBool) -> Vec<Event> {
+    run_clients_numbered(send, stop, 0..CLIENTS)
+}
+
+/// [`run_clients`] with the clients numbered `clients` (each number seeds its own requests).
+fn run_clients_numbered(
+    send: &Transport<'_>,
+    stop: &AtomicBool,
+    clients: std::ops::Range<usize>,
+) -> Vec<Event> {
     let known = Mutex::new(Vec::<i64>::new());
     let ledger = Mutex::new(Vec::new());
     thread::scope(|scope| {
-        for client in 0..CLIENTS {
+        for client in clients {
             let (known, ledger) = (&known, &ledger);
             scope.spawn(move || {
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1));
@@ -489,9 +498,17 @@ fn assert_read_is_not_stale(
 /// Every non-empty revision file under `data` parses as a todo or `null`.
 fn assert_every_stored_file_parses(data: &Path) -> usize {
     let mut files = 0;
+    // Owners' trees (owner mode) hold todos as the data directory does.
+    for tree in std::fs::read_dir(data.join("owners")).into_iter().flatten() {
+        files += assert_every_stored_file_parses(&tree.unwrap().path());
+    }
     for todo_dir in std::fs::read_dir(data.join("todos")).unwrap() {
         for file in std::fs::read_dir(todo_dir.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
+            // A claim's owner's name (owner mode), not a revision.
+            if path.file_name().is_some_and(|name| name == "owner") {
+                continue;
+            }
             let bytes = std::fs::read(&path).unwrap();
             if !bytes.is_empty() {
                 let value: Value = serde_json::from_slice(&bytes)
@@ -595,6 +612,74 @@ fn eight_clients_on<S: Owners>(open: impl Fn() -> S + Sync, what: &str) {
     );
     check_ledger(&events, &send, false);
     eprintln!("{what}, 8 clients, 3 s: {}", summary(&events));
+}
+
+/// Owners of the ledger in owner mode ([`support::black_box::OWNER_MODE`]): the clients are
+/// split among them, each owner's clients keeping a ledger of their own.
+const OWNERS: usize = 4;
+
+/// Whose requests a group of clients sends: `None`, the shared list (no token); else the
+/// `Authorization` of one owner.
+type Groups = Vec<Option<String>>;
+
+fn owner_groups() -> Groups {
+    (0..OWNERS)
+        .map(|n| {
+            Some(support::black_box::owner_bearer(
+                &format!("ledger owner {n}"),
+                None,
+            ))
+        })
+        .collect()
+}
+
+/// `send`, every request with `bearer` as its `Authorization` where given.
+fn as_owner<'a>(send: &'a Transport<'a>, bearer: Option<&'a str>) -> Box<Transport<'a>> {
+    Box::new(
+        move |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+            let mut all = headers.to_vec();
+            all.extend(bearer.map(|bearer| ("authorization", bearer)));
+            send(method, path, &all, body)
+        },
+    )
+}
+
+/// The clients split among `groups`, each group's ledger apart (its todos its own).
+fn run_groups(send: &Transport<'_>, stop: &AtomicBool, groups: &Groups) -> Vec<Vec<Event>> {
+    let per_group = CLIENTS / groups.len();
+    thread::scope(|scope| {
+        let runs: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .map(|(n, bearer)| {
+                scope.spawn(move || {
+                    let send = as_owner(send, bearer.as_deref());
+                    run_clients_numbered(&send, stop, n * per_group..(n + 1) * per_group)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    })
+}
+
+/// Each group's ledger checked through its own owner's eyes; where there are owners, each
+/// owner's todos are also, to the next owner, todos that never existed.
+fn check_groups(ledgers: &[Vec<Event>], send: &Transport<'_>, groups: &Groups, crashed: bool) {
+    for (ledger, bearer) in ledgers.iter().zip(groups) {
+        check_ledger(ledger, &as_owner(send, bearer.as_deref()), crashed);
+    }
+    if groups.len() < 2 {
+        return;
+    }
+    for (n, ledger) in ledgers.iter().enumerate() {
+        let next = as_owner(send, groups[(n + 1) % groups.len()].as_deref());
+        for event in ledger.iter().take(200) {
+            if let Event::Created { id, .. } = event {
+                let read = next("GET", &format!("/todos/{id}"), &[], b"").expect("read");
+                assert_eq!(read.status, 404, "todo {id} of owner {n}, read by another");
+            }
+        }
+    }
 }
 
 #[test]
@@ -757,6 +842,17 @@ fn replicas_survive_a_kill<R: Replica>(
     start: impl Fn(u16) -> R + Sync,
     prepare_check: impl FnOnce(),
 ) -> ReplicaRun {
+    replicas_survive_a_kill_as(count, recovery, start, prepare_check, &vec![None])
+}
+
+/// [`replicas_survive_a_kill`], the clients split among `groups` (owners, in owner mode).
+fn replicas_survive_a_kill_as<R: Replica>(
+    count: usize,
+    recovery: Duration,
+    start: impl Fn(u16) -> R + Sync,
+    prepare_check: impl FnOnce(),
+    groups: &Groups,
+) -> ReplicaRun {
     let ports: Vec<u16> = (0..count).map(|_| support::free_port()).collect();
     let replicas: Vec<Mutex<R>> = ports.iter().map(|port| Mutex::new(start(*port))).collect();
     let balancer = Balancer::new(&ports);
@@ -781,8 +877,10 @@ fn replicas_survive_a_kill<R: Replica>(
             thread::sleep(recovery);
             stop.store(true, Ordering::Relaxed);
         });
-        run_clients(&send, &stop)
+        run_groups(&send, &stop, groups)
     });
+    let ledgers = events;
+    let events: Vec<Event> = ledgers.iter().flatten().cloned().collect();
     let before_kill = before_kill.into_inner().unwrap();
     let answered = balancer.answered();
     assert!(
@@ -799,12 +897,14 @@ fn replicas_survive_a_kill<R: Replica>(
         "a replica answered nothing: {answered:?}"
     );
     prepare_check();
-    check_ledger(&events, &send, true);
+    check_groups(&ledgers, &send, groups, true);
     // Every replica, the one started again too, still takes writes.
     for port in &ports {
         let base = format!("http://127.0.0.1:{port}");
+        let mut headers = vec![JSON];
+        headers.extend(groups[0].as_deref().map(|bearer| ("authorization", bearer)));
         let created =
-            support::request_to(&base, "POST", "/todos", &[JSON], br#"{"title":"after"}"#)
+            support::request_to(&base, "POST", "/todos", &headers, br#"{"title":"after"}"#)
                 .expect("a write after the kill");
         assert_eq!(created.status, 201, "{base}");
     }
@@ -946,6 +1046,66 @@ fn three_wasmtime_serve_replicas_share_one_data_directory_through_a_kill() {
     );
     let files = assert_every_stored_file_parses(&data);
     report("wasmtime serve, three replicas, one directory", &run);
+    eprintln!("{files} live revision files");
+}
+
+/// Owner mode, three `spin up` replicas of the PostgreSQL build through a kill: four owners'
+/// clients at once, each owner's ledger held through its own eyes, and each owner's todos
+/// unseen by the others.
+#[test]
+fn owners_keep_their_ledgers_across_three_spin_up_replicas_of_the_postgres_build() {
+    let _machine = support::spin::one_at_a_time();
+    let database = support::postgres::Database::create();
+    let state = TempDir::new().unwrap();
+    let mut variables = vec![
+        ("database_url".to_owned(), database.url.clone()),
+        ("database_host".to_owned(), database.host()),
+    ];
+    for (name, value) in support::black_box::OWNER_MODE {
+        let name = name.trim_start_matches("TODO_").to_ascii_lowercase();
+        variables.push((name, (*value).to_owned()));
+    }
+    let variables: Vec<(&str, &str)> = variables
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let config = support::spin::SpinUpConfig::new("spin-postgres.toml", &variables);
+    let run = replicas_survive_a_kill_as(
+        3,
+        RECOVERY,
+        spin_up_replica(config, state.path()),
+        || {},
+        &owner_groups(),
+    );
+    report(
+        "owner mode, four owners, PostgreSQL Spin build, three spin up replicas",
+        &run,
+    );
+}
+
+/// Owner mode, three `wasmtime serve` replicas on one data directory through a kill.
+#[test]
+fn owners_keep_their_ledgers_across_three_wasmtime_serve_replicas_on_one_directory() {
+    let temp = TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let run = replicas_survive_a_kill_as(
+        3,
+        RECOVERY,
+        |port| Server::start_at_with(&data, port, support::black_box::OWNER_MODE),
+        || {
+            let_killed_writers_time_out(&data);
+            for tree in std::fs::read_dir(data.join("owners")).unwrap() {
+                let_killed_writers_time_out(&tree.unwrap().path());
+            }
+        },
+        &owner_groups(),
+    );
+    let files = assert_every_stored_file_parses(&data);
+    report(
+        "owner mode, four owners, wasmtime serve, three replicas, one directory",
+        &run,
+    );
     eprintln!("{files} live revision files");
 }
 

@@ -183,7 +183,12 @@ impl Server {
 
     /// Serves on `port` of 127.0.0.1: a replica started again where its clients look.
     pub fn start_at(data: &Path, port: u16) -> Self {
-        Self::spawn_on(data, true, &[], false, &[], port, CLI)
+        Self::start_at_with(data, port, &[])
+    }
+
+    /// [`Server::start_at`] with `env` as settings.
+    pub fn start_at_with(data: &Path, port: u16, env: &[(&str, &str)]) -> Self {
+        Self::spawn_on(data, true, env, false, &[], port, CLI)
     }
 
     /// Serves as `make serve` does: with exactly its host options (`make serve-options`:
