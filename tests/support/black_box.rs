@@ -550,6 +550,9 @@ pub fn list_tags_agree_across_replicas(
     }
 }
 
+/// A request of the owner suite: method, headers, body.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+
 /// The settings of owner mode the black-box owner suite expects (as environment variables
 /// of `make serve`; Spin variables are the same names in lower case without `TODO_`).
 pub const OWNER_MODE: &[(&str, &str)] = &[
@@ -626,7 +629,7 @@ pub fn owners_are_isolated(call: impl Fn(&str, &str, &[(&str, &str)], &[u8]) -> 
     };
     let merge = ("content-type", "application/merge-patch+json");
     let origin = ("origin", "https://app.example.com");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[u8])> = vec![
+    let cases: Vec<Case> = vec![
         ("GET", vec![], b""),
         ("HEAD", vec![], b""),
         (
