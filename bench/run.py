@@ -41,11 +41,15 @@ BENCH_ONLY=hosts: measure only the "where it really runs" section again, into th
 BENCH_ONLY=scaling: only the sections by number of stored todos.
 BENCH_ONLY=codings: only the sections on compressed and revalidated answers.
 BENCH_ONLY=limiter: only the rate limiter's cost.
+BENCH_ONLY=owners: only owner mode's costs.
 
 Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
 the native server is bench/native-server, the floors bench/floor-*)
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -56,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -119,9 +124,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(url, timeout=5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.read()
+def get(url, timeout=5.0, headers=None):
+    """Status and content of GET url; an error status too (urllib raises on them)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def post_json(url, body):
@@ -444,12 +454,12 @@ def startup(wasmtime, native, work):
     return results
 
 
-def timed_requests(url, count):
+def timed_requests(url, count, headers=None, expect=200):
     times = []
     for _ in range(count):
         started = time.perf_counter()
-        status, _ = get(url, timeout=300)
-        assert status == 200, url
+        status, _ = get(url, timeout=300, headers=headers)
+        assert status == expect, (url, status)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 
@@ -572,6 +582,128 @@ def limiter(wasmtime, native, work):
     finally:
         postgres_stop()
     return results
+
+
+# Owner mode (jwt_owner_claim): one owner's first page as everyone else's todos grow, a read
+# of another owner's todo against a missing one, and GET /todos/{id} against the shared list.
+OWNER_SECRET = "make-bench-owner-mode-secret-32-bytes+"
+OWNER_SETTINGS = {"jwt_hs256_secret": OWNER_SECRET, "jwt_owner_claim": "sub"}
+# (todos in all, owners): `owner 0` has PAGE todos at both scales.
+OWNER_SCALES = [(PAGE, 1), (10 * PAGE, 10)] if QUICK else [(PAGE, 1), (100_000, 1_000)]
+OWNER_ROUNDS = 1 if QUICK else 3
+
+
+def owner_token(sub):
+    """An HS256 bearer token for `sub` under OWNER_SETTINGS, valid for an hour."""
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+    signing = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(
+        json.dumps({"sub": sub, "exp": int(time.time()) + 3600}).encode())
+    signature = b64(hmac.new(OWNER_SECRET.encode(), signing, hashlib.sha256).digest())
+    return (signing + b"." + signature).decode()
+
+
+class NativeServer:
+    """The native server over `backend` (dir:PATH, sqlite:PATH, a PostgreSQL URL), with
+    `settings` as TODO_* variables."""
+
+    def __init__(self, native, backend, settings):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update({f"TODO_{name.upper()}": value for name, value in settings.items()})
+        self.process = subprocess.Popen([native, f"127.0.0.1:{self.port}", backend], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(2000):
+            try:
+                get(self.base + "/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.005)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def owners(wasmtime, native, work):
+    """Per store, `owner 0`'s first page (PAGE todos) in a store of OWNER_SCALES[0] and of
+    OWNER_SCALES[-1] todos spread over as many owners (target: the large at most 3 times the
+    small), and at the large scale a read of its own todo, of another owner's and of a missing
+    id (another owner's must cost no more than a missing one); then GET /todos/{id} at 8
+    connections under make serve's flags in owner mode and as the shared list, in turn."""
+    auth = {"authorization": "Bearer " + owner_token("owner 0")}
+    count = 5 if QUICK else 20
+    results = {"first_page": {}, "by_id": {}}
+    server_url = postgres_server()
+    try:
+        for store in ("directory store (component)", "SQLite (native)", "PostgreSQL (native)"):
+            by_scale = {}
+            for size, owners_count in OWNER_SCALES:
+                name = f"owners-{size}-{owners_count}"
+                if store.startswith("directory"):
+                    data = work / name
+                    data.mkdir()
+                    seed_owned("owned-dir", data, size, owners_count)
+                    server = Server("todo", wasmtime, native, data, OWNER_SETTINGS)
+                    server.wait_ready()
+                elif store.startswith("SQLite"):
+                    database = work / f"{name}.db"
+                    seed_owned("owned-sqlite", database, size, owners_count)
+                    server = NativeServer(native, f"sqlite:{database}", OWNER_SETTINGS)
+                else:
+                    url = postgres_database(server_url, f"bench_{name.replace('-', '_')}")
+                    seed_owned("owned-postgres", url, size, owners_count)
+                    server = NativeServer(native, url, OWNER_SETTINGS)
+                try:
+                    # The first request opens the seeded store; it is not one of those timed.
+                    get(server.base + "/todos", timeout=300, headers=auth)
+                    m = {"list_ms": timed_requests(server.base + "/todos", count, auth)}
+                    if owners_count > 1:
+                        # Todo 1 is owner 0's, todo 2 owner 1's; no todo has id size + 1.
+                        m["own_ms"] = timed_requests(server.base + "/todos/1", count, auth)
+                        m["others_ms"] = timed_requests(server.base + "/todos/2", count, auth, 404)
+                        m["missing_ms"] = timed_requests(
+                            server.base + f"/todos/{size + 1}", count, auth, 404)
+                    by_scale[size] = m
+                finally:
+                    server.stop()
+            small, large = OWNER_SCALES[0][0], OWNER_SCALES[-1][0]
+            m = by_scale[large]
+            m["ratio"] = ratio(m["list_ms"], by_scale[small]["list_ms"])
+            results["first_page"][store] = by_scale
+            print(f"  {store:28} owner's first page {by_scale[small]['list_ms']:.3f} ms at {small}, "
+                  f"{m['list_ms']:.3f} ms at {large} ({m['ratio']:.2f}); by id: own "
+                  f"{m['own_ms']:.3f}, another owner's {m['others_ms']:.3f}, missing "
+                  f"{m['missing_ms']:.3f} ms", flush=True)
+        rounds = {"shared": [], "owner": []}
+        for _ in range(OWNER_ROUNDS):
+            for mode in rounds:
+                data = work / f"owners-by-id-{mode}-{len(rounds[mode])}"
+                data.mkdir()
+                if mode == "shared":
+                    seed_dir_store(data, PAGE)
+                    server = Server("todo-pooled", wasmtime, native, data)
+                    headers = ()
+                else:
+                    seed_owned("owned-dir", data, PAGE, 1)
+                    server = Server("todo-pooled", wasmtime, native, data, OWNER_SETTINGS)
+                    headers = (f"Authorization: {auth['authorization']}",)
+                server.wait_ready()
+                rounds[mode].append(wrk(server.base + f"/todos/{PAGE // 2}", 8, DURATION, headers=headers))
+                server.stop()
+        by_id = {mode: sorted(runs, key=lambda m: m["rps"])[len(runs) // 2] for mode, runs in rounds.items()}
+        by_id["ratio"] = ratio(by_id["owner"]["rps"], by_id["shared"]["rps"])
+        results["by_id"] = by_id
+        print(f"  GET /todos/{{id}} (make serve, 8 connections): shared list {by_id['shared']['rps']:.0f} "
+              f"req/s, owner mode {by_id['owner']['rps']:.0f} req/s ({by_id['ratio']:.2f})", flush=True)
+    finally:
+        postgres_stop()
+    return results
+
+
+def seed_owned(kind, path, count, owners_count):
+    subprocess.run([str(SEED), kind, str(path), str(count), str(owners_count)], check=True)
 
 
 def postgres_server():
@@ -932,6 +1064,34 @@ def markdown(results):
             lines.append(
                 f"| {store} | {m['off']['rps']:.0f} | {m['on']['rps']:.0f} | "
                 f"{ratio(m['on']['rps'], m['off']['rps']):.2f} | {m['off']['p50_ms']:.3f} | {m['on']['p50_ms']:.3f} |")
+    if "owners" in results:
+        o = results["owners"]
+        (small, _), (large, spread) = OWNER_SCALES[0], OWNER_SCALES[-1]
+        lines += [
+            "",
+            "## Owner mode",
+            "",
+            f"One owner's first page ({PAGE} todos, its own) in a store of {small} todos (that owner's",
+            f"alone) and of {large:,} spread over {spread:,} owners, the median of the requests; at the",
+            "large size also a read of its own todo, of another owner's (404) and of an id no todo",
+            "has (404).",
+            "",
+            f"| store | first page at {small} (ms) | at {large:,} (ms) | ÷ | target | own todo (ms) | another owner's (ms) | missing (ms) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for store, by_scale in o["first_page"].items():
+            m = by_scale[large]
+            lines.append(
+                f"| {store} | {by_scale[small]['list_ms']:.3f} | {m['list_ms']:.3f} | {m['ratio']:.2f} | ≤ 3 | "
+                f"{m['own_ms']:.3f} | {m['others_ms']:.3f} | {m['missing_ms']:.3f} |")
+        b = o["by_id"]
+        lines += [
+            "",
+            f"`GET /todos/{{id}}` at 8 connections under make serve's flags, {OWNER_ROUNDS} rounds in turn:",
+            f"the shared list {b['shared']['rps']:.0f} req/s (p50 {b['shared']['p50_ms']:.3f} ms), owner mode",
+            f"{b['owner']['rps']:.0f} req/s (p50 {b['owner']['p50_ms']:.3f} ms): **{b['ratio']:.2f}** of the shared list's",
+            "throughput (each request verifies its token).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -1036,7 +1196,8 @@ def main():
         (RESULTS / f"headline{suffix}.md").write_text(headline_table(results))
         return
     # Measures one section again into the last results.
-    again = {"hosts": hosts, "scaling": scaling, "codings": codings, "limiter": limiter}.get(
+    again = {"hosts": hosts, "scaling": scaling, "codings": codings, "limiter": limiter,
+             "owners": owners}.get(
         os.environ.get("BENCH_ONLY", ""))
     if again:
         suffix = "-quick" if QUICK else ""
@@ -1080,6 +1241,8 @@ def main():
         results["codings"] = codings(wasmtime, native, work)
         print("the rate limiter's cost:", flush=True)
         results["limiter"] = limiter(wasmtime, native, work)
+        print("owner mode:", flush=True)
+        results["owners"] = owners(wasmtime, native, work)
         write_results(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)

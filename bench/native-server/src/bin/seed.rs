@@ -7,6 +7,9 @@
 //! seed sqlite FILE COUNT       # COUNT todos in a SQLite file
 //! seed postgres URL COUNT      # COUNT todos in an empty PostgreSQL database
 //! seed revisions DATA COUNT    # todo 1, written COUNT times
+//! seed owned-dir DATA COUNT OWNERS         # owner mode: todo n belongs to `owner {(n-1) % OWNERS}`
+//! seed owned-sqlite FILE COUNT OWNERS
+//! seed owned-postgres URL COUNT OWNERS
 //! ```
 //! Todo `n` is titled `todo n`, complete when `n` is a multiple of 3, and due on a date of
 //! its own when `n` is a multiple of 5 (so that sorting by due date has work to do). The
@@ -17,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use todo_api::store::Store;
+use todo_api::store::{Owners, Store};
 use todo_api::store::dir::DirStore;
 use todo_api::store::sql::{SqlExecutor, SqlStore};
 use todo_api::testing::RusqliteExecutor;
@@ -47,10 +50,48 @@ fn create(store: &impl Store, count: u64) {
         .expect("list");
 }
 
+/// `count` todos, round robin over `owners` owners (`owner 0`, `owner 1`, …); then each
+/// owner's first list, as after its first visit.
+fn create_owned<S: Owners>(store: &S, count: u64, owners: u64) {
+    for n in 1..=count {
+        let owner = format!("owner {}", (n - 1) % owners);
+        let created = store.owned_by(&owner).create(&fields(n)).expect("create");
+        assert_eq!(created.todo.id.get(), n as i64, "seeding needs an empty store");
+    }
+    for owner in 0..owners.min(count) {
+        store
+            .owned_by(&format!("owner {owner}"))
+            .list(&todo_api::store::ListQuery::default())
+            .expect("list");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [kind, target, count, owners] = args.as_slice() {
+        let (count, owners): (u64, u64) = (count.parse().unwrap(), owners.parse().unwrap());
+        match kind.as_str() {
+            "owned-dir" => create_owned(&DirStore::new(target), count, owners),
+            "owned-sqlite" => {
+                let executor = RusqliteExecutor::open(Path::new(target));
+                executor
+                    .execute("PRAGMA synchronous = OFF", &[])
+                    .expect("pragma");
+                create_owned(&SqlStore::new(executor), count, owners);
+            }
+            "owned-postgres" => {
+                let executor = todo_api::testing::PostgresExecutor::connect(target);
+                executor
+                    .execute("SET synchronous_commit = off", &[])
+                    .expect("set");
+                create_owned(&SqlStore::new(executor), count, owners);
+            }
+            other => panic!("unknown kind {other}"),
+        }
+        return;
+    }
     let [kind, target, count] = args.as_slice() else {
-        eprintln!("usage: seed dir|sqlite|postgres|revisions PATH COUNT");
+        eprintln!("usage: seed dir|sqlite|postgres|revisions PATH COUNT, or owned-dir|owned-sqlite|owned-postgres PATH COUNT OWNERS");
         std::process::exit(2);
     };
     let count: u64 = count.parse().expect("COUNT is a number");
