@@ -443,6 +443,9 @@ fn todos_before_owner_mode_are_no_ones_and_owned_todos_are_never_shared<S: Owner
         assert!(detail.contains("jwt_owner_claim"), "{detail}");
         assert!(!detail.contains("alice"), "{detail}");
     }
+    let ready = api.send_as_is("GET", "/readyz", &[], "");
+    let detail = problem(&ready, 500)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("jwt_owner_claim"), "not ready: {detail}");
 }
 
 /// The rate limit counts per owner: two tokens of one owner share a bucket.

@@ -196,6 +196,12 @@ fn respond<S: Owners, B: Read>(
             // A readiness probe answers for every setting; no other request reads a body.
             Operation::Ready => {
                 settings.check_all().map_err(Failure::Misconfigured)?;
+                // A replica without owner mode on a store that holds owners' todos would
+                // answer every list 500: it is not ready (the shared list's version is where
+                // the store says so).
+                if !settings.owner_mode().map_err(Failure::Misconfigured)? {
+                    store.shared().list_version()?;
+                }
                 Limits::default()
             }
             _ => Limits::default(),
