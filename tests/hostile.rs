@@ -2,15 +2,19 @@
 //! bodies fed to the core on both real stores, with and without CORS and bearer tokens.
 //! Whatever comes in: no panic, a status from the documented set, errors as problem
 //! details, and a refused request leaves the stored todos exactly as they were.
+//!
+//! In owner mode, noninterference: two stores that differ only in one owner's todos give
+//! another owner the very same answer to any request (shown to fail where a read by id
+//! ignores the owner).
 
 mod support;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as Cases;
 use tempfile::TempDir;
-use todo_api::store::Owners;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
+use todo_api::store::{Owners, Store};
 use todo_api::testing::oracle;
 
 /// One request as a host could hand it over.
@@ -221,5 +225,170 @@ proptest! {
         for input in &inputs {
             check(&store, input)?;
         }
+    }
+}
+
+// Owner mode: what one owner may learn of another's todos. Two worlds differ only in owner
+// alice's todos (their titles, revisions, and whether todo 2 exists); owner bob holds todo
+// 4 in both. Any request of bob's must get the very same answer in both worlds, and leave
+// alice's todos as they were: nothing of them reaches him by any method, path form, header
+// or list parameter.
+
+const OWNER_SECRET: &str = "an-hs256-secret-of-32-bytes-or-more";
+
+fn owner_config() -> todo_api::config::Config {
+    let settings = [
+        ("jwt_hs256_secret", OWNER_SECRET),
+        ("jwt_owner_claim", "sub"),
+        ("jwt_admin_scope", "todos:admin"),
+        ("cors_allowed_origins", "https://app.example.com"),
+        ("max_body_bytes", "64"),
+    ];
+    todo_api::config::Config::read(|name| {
+        Ok(settings
+            .iter()
+            .find(|(setting, _)| *setting == name)
+            .map(|(_, value)| (*value).to_owned()))
+    })
+    .expect("valid settings")
+}
+
+/// Alice's three todos (in the `other` world retitled twice, completed, and todo 2
+/// deleted), then bob's todo 4.
+fn world(store: &impl Owners, other: bool) {
+    use todo_api::testing::store::{fields, id};
+    let alice = store.owned_by("alice");
+    for title in ["first", "second", "third"] {
+        alice.create(&fields(title, false)).unwrap();
+    }
+    if other {
+        alice.update(id(1), 1, &fields("secret one", true)).unwrap();
+        alice.update(id(1), 2, &fields("secret two", true)).unwrap();
+        alice.delete(id(2), 1).unwrap();
+    }
+    let bob = store
+        .owned_by("bob")
+        .create(&fields("bob's", false))
+        .unwrap();
+    assert_eq!(bob.todo.id, id(4));
+}
+
+/// Paths at alice's and bob's todos in every form, and anything else.
+fn owner_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => prop::sample::select(vec![
+            "/todos/1", "/todos/2", "/todos/3", "/todos/4", "/todos/5", "/todos/001", "/TODOS/2/",
+            "/todos/%32", "/todos/+3", "/todos/%20%31", "/todos", "/todos/",
+        ])
+        .prop_map(str::to_owned),
+        1 => path(),
+    ]
+}
+
+fn owner_input() -> impl Strategy<Value = Input> {
+    (
+        input(),
+        owner_path(),
+        prop::sample::select(vec![
+            None,
+            Some("owner=alice"),
+            Some("title=secret"),
+            Some("sort=-title&pageSize=1"),
+        ]),
+    )
+        .prop_map(|(mut input, path, query)| {
+            input.path = path;
+            if query.is_some() {
+                input.query = query.map(str::to_owned);
+            }
+            input
+        })
+}
+
+/// An answer: status, headers, content.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Bob's answer to `input` (his token added where the input brings no `Authorization`),
+/// with what differs between any two runs taken out: lists' entity tags, which the
+/// directory store makes from random tokens.
+fn bobs_answer(
+    store: &impl Owners,
+    config: &todo_api::config::Config,
+    input: &Input,
+) -> Option<Answer> {
+    let mut input = input.clone();
+    if !input
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "authorization")
+    {
+        let mut claims = todo_api::testing::tokens::fresh();
+        claims["sub"] = serde_json::json!("bob");
+        let token = todo_api::testing::tokens::hs256(OWNER_SECRET.as_bytes(), &claims);
+        input
+            .headers
+            .push(("authorization", format!("Bearer {token}")));
+    }
+    let response = todo_api::api::handle(store, config, request(&input)?);
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = value.to_str().unwrap_or("").to_owned();
+            let list_tag = name == "etag" && value.trim_start_matches("W/").starts_with("\"l");
+            (
+                name.to_string(),
+                if list_tag { "a list's".into() } else { value },
+            )
+        })
+        .collect();
+    Some((response.status().as_u16(), headers, response.into_body()))
+}
+
+/// Alice's todos as they are stored.
+fn alices(store: &impl Owners) -> Vec<todo_api::store::Versioned> {
+    store
+        .owned_by("alice")
+        .list(&todo_api::store::ListQuery::default())
+        .unwrap()
+        .items
+}
+
+fn bob_learns_nothing(worlds: [&impl Owners; 2], inputs: &[Input]) -> Result<(), TestCaseError> {
+    let config = owner_config();
+    let before = worlds.map(alices);
+    for input in inputs {
+        let [one, other] = worlds.map(|store| bobs_answer(store, &config, input));
+        prop_assert_eq!(one, other, "{:?}", input);
+        prop_assert_eq!(
+            worlds.map(alices),
+            before.clone(),
+            "{:?} changed alice's todos",
+            input
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(Cases { cases: 300, ..Cases::default() })]
+
+    #[test]
+    fn one_owner_learns_nothing_of_anothers_todos_on_the_directory_store(inputs in prop::collection::vec(owner_input(), 1..6)) {
+        let dirs = [TempDir::new().unwrap(), TempDir::new().unwrap()];
+        let stores = [DirStore::new(dirs[0].path()), DirStore::new(dirs[1].path())];
+        world(&stores[0], false);
+        world(&stores[1], true);
+        bob_learns_nothing([&stores[0], &stores[1]], &inputs)?;
+    }
+
+    #[test]
+    fn one_owner_learns_nothing_of_anothers_todos_on_the_sqlite_store(inputs in prop::collection::vec(owner_input(), 1..6)) {
+        let dir = TempDir::new().unwrap();
+        let open = |name: &str| SqliteStore::new(todo_api::testing::RusqliteExecutor::open(&dir.path().join(name)));
+        let stores = [open("one.db"), open("other.db")];
+        world(&stores[0], false);
+        world(&stores[1], true);
+        bob_learns_nothing([&stores[0], &stores[1]], &inputs)?;
     }
 }

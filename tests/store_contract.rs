@@ -560,6 +560,25 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
 
 const OWNERS: usize = 3;
 
+/// Live todos of the model: id -> (owner, revision, done).
+type Model = std::collections::BTreeMap<i64, (usize, u64, bool)>;
+
+/// The id `pick` names among `ids`, the model's entry for it where `owner` owns it, and the
+/// revision a write of `owner`'s names (1 where it is not the owner's).
+fn target(
+    model: &Model,
+    ids: &[TodoId],
+    owner: usize,
+    pick: usize,
+) -> (TodoId, Option<(usize, u64, bool)>, u64) {
+    let id = ids[pick % ids.len()];
+    let mine = model
+        .get(&id.get())
+        .filter(|(o, _, _)| *o == owner)
+        .copied();
+    (id, mine, mine.map_or(1, |(_, revision, _)| revision))
+}
+
 /// Owners interleave random creates, changes, deletes and reads, each naming ids of any
 /// owner: every owner sees exactly its own model (its todos, revisions, totals, pages),
 /// another owner's id is to it what a missing id is, and its collection's version moves
@@ -569,7 +588,6 @@ fn owners_see_exactly_their_own_todos<F: Fixture>()
 where
     F::Store: Owners,
 {
-    use std::collections::BTreeMap;
     let fixture = F::new();
     let store = fixture.open();
     let case = std::cell::Cell::new(0);
@@ -587,7 +605,7 @@ where
                 .map(|n| format!("case {case} owner {n}"))
                 .collect();
             // id -> (owner, revision, done) of live todos; every id created, in order.
-            let mut model: BTreeMap<i64, (usize, u64, bool)> = BTreeMap::new();
+            let mut model = Model::new();
             let mut ids: Vec<TodoId> = Vec::new();
             let version = |owner: usize| store.owned_by(&names[owner]).list_version().unwrap();
             for step in steps {
@@ -606,12 +624,7 @@ where
                         (owner, true)
                     }
                     Step::Change { owner, pick, done } => {
-                        let id = ids[pick % ids.len()];
-                        let mine = model
-                            .get(&id.get())
-                            .filter(|(o, _, _)| *o == owner)
-                            .copied();
-                        let revision = mine.map_or(1, |(_, revision, _)| revision);
+                        let (id, mine, revision) = target(&model, &ids, owner, pick);
                         let written = store
                             .owned_by(&names[owner])
                             .update(id, revision, &fields("u", done))
@@ -626,12 +639,7 @@ where
                         (owner, mine.is_some())
                     }
                     Step::Delete { owner, pick } => {
-                        let id = ids[pick % ids.len()];
-                        let mine = model
-                            .get(&id.get())
-                            .filter(|(o, _, _)| *o == owner)
-                            .copied();
-                        let revision = mine.map_or(1, |(_, revision, _)| revision);
+                        let (id, mine, revision) = target(&model, &ids, owner, pick);
                         let written = store.owned_by(&names[owner]).delete(id, revision).unwrap();
                         match mine {
                             Some(_) => {
