@@ -3,6 +3,7 @@
 //!   `OUT_DIR`: the component carries only the two compressed copies (a compressor for
 //!   brotli would add ~960 KB), and decompresses the gzip one for a client that takes
 //!   neither; the source stays readable;
+//! - compresses the page's files (`web/`) the same way, and writes their table (`page.rs`);
 //! - gives the component a 128 KiB stack instead of Rust's default 1 MiB.
 
 use std::io::Write;
@@ -33,30 +34,72 @@ fn main() {
     write("openapi.min.json", minified.as_bytes());
     write("openapi.length", minified.len().to_string().as_bytes());
     // The document's strong entity tag: FNV-1a of its bytes (as `store::fnv1a` computes it).
-    let fingerprint = minified
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    let fingerprint = fingerprint(minified.as_bytes());
     write(
         "openapi.etag",
         format!("\"o{fingerprint:016x}\"").as_bytes(),
     );
+    write("openapi.min.json.br", &brotli(minified.as_bytes()));
 
-    let mut brotli = Vec::new();
+    write("openapi.min.json.gz", &gzipped(minified.as_bytes()));
+
+    page(&out);
+}
+
+/// `bytes` compressed with brotli at its best (quality 11).
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut compressed = Vec::new();
     let settings = brotli::enc::BrotliEncoderParams {
         quality: 11,
         ..Default::default()
     };
-    brotli::BrotliCompress(&mut minified.as_bytes(), &mut brotli, &settings)
-        .expect("brotli the OpenAPI document");
-    write("openapi.min.json.br", &brotli);
+    brotli::BrotliCompress(&mut &bytes[..], &mut compressed, &settings).expect("brotli");
+    compressed
+}
 
+/// `bytes` as one gzip member at the best compression.
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gzip.write_all(minified.as_bytes())
-        .expect("gzip the OpenAPI document");
-    write(
-        "openapi.min.json.gz",
-        &gzip.finish().expect("gzip the OpenAPI document"),
-    );
+    gzip.write_all(bytes).expect("gzip");
+    gzip.finish().expect("gzip")
+}
+
+/// FNV-1a (64 bits), as `store::fnv1a` computes it.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The page's files (`web/`), each compressed with brotli and gzip into `OUT_DIR`, and
+/// `page.rs`, their table: path, media type, both copies, length, strong entity tag.
+fn page(out: &str) {
+    const FILES: [(&str, &str, &str); 3] = [
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/app.css", "app.css", "text/css; charset=utf-8"),
+        ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+    ];
+    let mut table = String::from("pub const PAGE_FILES: &[PageFile] = &[\n");
+    for (path, name, media_type) in FILES {
+        let source = format!("web/{name}");
+        println!("cargo:rerun-if-changed={source}");
+        let bytes = std::fs::read(&source).unwrap_or_else(|e| panic!("read {source}: {e}"));
+        for (suffix, compressed) in [("br", brotli(&bytes)), ("gz", gzipped(&bytes))] {
+            std::fs::write(
+                Path::new(out).join(format!("page-{name}.{suffix}")),
+                compressed,
+            )
+            .expect("write a page file");
+        }
+        table.push_str(&format!(
+            "    PageFile {{ path: {path:?}, media_type: {media_type:?}, \
+             br: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/page-{name}.br\")), \
+             gzip: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/page-{name}.gz\")), \
+             length: {}, etag: \"\\\"p{:016x}\\\"\" }},\n",
+            bytes.len(),
+            fingerprint(&bytes)
+        ));
+    }
+    table.push_str("];\n");
+    std::fs::write(Path::new(out).join("page.rs"), table).expect("write page.rs");
 }

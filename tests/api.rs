@@ -159,7 +159,8 @@ fn unknown_ids_and_paths_answer_404_and_ids_that_are_no_integers_400<S: Owners>(
         "/todos//1",
         "/todos/1//",
         "/nothing",
-        "/",
+        "/index.html",
+        "/app.js/x",
     ] {
         problem(&api.get(path), 404);
     }

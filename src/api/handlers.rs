@@ -67,6 +67,7 @@ enum Resolved {
     Health,
     Ready,
     OpenApi,
+    Page(usize),
     /// `OPTIONS`, with the todo it names, which must exist like any other todo.
     Describe(Route, Option<Versioned>),
 }
@@ -99,6 +100,7 @@ pub fn run<S: Store, B: Read>(
                 .collect()
         }
         Resolved::Health | Resolved::Ready => vec![PROBE_ETAG.to_owned()],
+        Resolved::Page(index) => vec![super::page::tag(*index, request.accepted)],
         Resolved::OpenApi => {
             let length = super::OPENAPI_JSON_LENGTH;
             let coding = request.accepted.choose(&[Coding::Br, Coding::Gzip], length);
@@ -138,6 +140,7 @@ pub fn run<S: Store, B: Read>(
             Ok(response)
         }
         Resolved::OpenApi => Ok(openapi(request.accepted)),
+        Resolved::Page(index) => Ok(super::page::answer(index, request.accepted)),
         Resolved::Describe(route, _) => {
             let mut response = empty(StatusCode::NO_CONTENT);
             if let Ok(allow) = HeaderValue::try_from(route.allow_header()) {
@@ -188,6 +191,7 @@ fn resolve<S: Store, B>(
             Resolved::Ready
         }
         Operation::OpenApi => Resolved::OpenApi,
+        Operation::Page(index) => Resolved::Page(index),
         Operation::Describe(route) => match route {
             Route::Todo(id) => Resolved::Describe(route, Some(current(id)?)),
             _ => Resolved::Describe(route, None),

@@ -24,6 +24,7 @@ mod body;
 mod encoding;
 mod failure;
 mod handlers;
+mod page;
 mod preconditions;
 mod query;
 mod route;
@@ -117,6 +118,9 @@ pub fn handle<S: Owners, B: Read>(
 fn cacheable(operation: Operation, settings: &impl Settings) -> Option<&'static str> {
     match operation {
         Operation::OpenApi => Some("public, max-age=300"),
+        // Revalidated on every load (a strong tag makes that a 304): a deployment's new
+        // page is seen at once.
+        Operation::Page(_) => Some("no-cache"),
         Operation::Health | Operation::Ready | Operation::Describe(_) => None,
         // Reads and writes of todos: what they answer is the todo or the page as it is now.
         _ => Some(if settings.protect_reads().unwrap_or(true) {

@@ -15,6 +15,8 @@ pub enum Route {
     Health,
     Ready,
     OpenApi,
+    /// One of the page's files (`super::page::PAGE_FILES`, by index).
+    Page(usize),
 }
 
 /// What a request asks for: a route and a method matched together.
@@ -29,6 +31,7 @@ pub enum Operation {
     Health,
     Ready,
     OpenApi,
+    Page(usize),
     /// `OPTIONS` on any route: which methods it allows.
     Describe(Route),
 }
@@ -80,6 +83,7 @@ pub fn operation(route: Route, method: &Method) -> Option<Operation> {
         (Route::Health, _) if read => Operation::Health,
         (Route::Ready, _) if read => Operation::Ready,
         (Route::OpenApi, _) if read => Operation::OpenApi,
+        (Route::Page(index), _) if read => Operation::Page(index),
         _ => return None,
     })
 }
@@ -111,6 +115,9 @@ impl Route {
                 Err(_) => Err(Failure::Route(RouteError::NotAnId(value))),
             };
         }
+        if let Some(index) = super::page::find(trimmed) {
+            return Ok(Self::Page(index));
+        }
         [Self::Todos, Self::Health, Self::Ready, Self::OpenApi]
             .into_iter()
             .find(|route| route.pattern().eq_ignore_ascii_case(trimmed))
@@ -125,6 +132,7 @@ impl Route {
             Self::Health => "/healthz",
             Self::Ready => "/readyz",
             Self::OpenApi => "/openapi.json",
+            Self::Page(index) => super::page::PAGE_FILES[index].path,
         }
     }
 
@@ -156,6 +164,7 @@ pub fn routes() -> Vec<(&'static str, Vec<Method>)> {
         Route::OpenApi,
     ]
     .into_iter()
+    .chain((0..super::page::PAGE_FILES.len()).map(Route::Page))
     .map(|route| (route.pattern(), route.allowed()))
     .collect()
 }

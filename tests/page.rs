@@ -1,0 +1,111 @@
+//! The page (`web/`), as the component serves it: every file in every coding is the file
+//! itself, with a strong tag per coding, `304` on a match, the security headers, and the
+//! budget (16 KiB for the three files as a browser downloads them, in brotli).
+
+mod support;
+
+use std::io::Read;
+
+use http::Response;
+use support::native::request;
+use tempfile::TempDir;
+use todo_api::api;
+use todo_api::config::Config;
+use todo_api::store::dir::DirStore;
+
+const FILES: [(&str, &str, &str); 3] = [
+    ("/", "web/index.html", "text/html; charset=utf-8"),
+    ("/app.css", "web/app.css", "text/css; charset=utf-8"),
+    ("/app.js", "web/app.js", "text/javascript; charset=utf-8"),
+];
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {
+    let dir = TempDir::new().unwrap();
+    let store = DirStore::new(dir.path());
+    api::handle(
+        &store,
+        &Config::default(),
+        request("GET", path, headers, &b""[..]),
+    )
+}
+
+fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map_or("", |value| value.to_str().unwrap())
+}
+
+fn decoded(response: &Response<Vec<u8>>) -> Vec<u8> {
+    let mut content = Vec::new();
+    match header(response, "content-encoding") {
+        "br" => brotli::BrotliDecompress(&mut response.body().as_slice(), &mut content).unwrap(),
+        "gzip" => {
+            flate2::read::GzDecoder::new(response.body().as_slice())
+                .read_to_end(&mut content)
+                .unwrap();
+        }
+        "" => content = response.body().clone(),
+        other => panic!("coding {other}"),
+    }
+    content
+}
+
+#[test]
+fn every_file_is_served_in_every_coding_as_it_is() {
+    for (path, file, media_type) in FILES {
+        let source = std::fs::read(file).unwrap();
+        let mut tags = Vec::new();
+        for coding in ["identity", "gzip", "br"] {
+            let answer = get(path, &[("accept-encoding", coding)]);
+            assert_eq!(answer.status(), 200, "{path} {coding}");
+            assert_eq!(header(&answer, "content-type"), media_type);
+            assert_eq!(decoded(&answer), source, "{path} in {coding}");
+            assert_eq!(header(&answer, "vary"), "Accept-Encoding");
+            assert_eq!(header(&answer, "cache-control"), "no-cache");
+            assert_eq!(header(&answer, "x-content-type-options"), "nosniff");
+            assert_eq!(header(&answer, "referrer-policy"), "no-referrer");
+            let policy = header(&answer, "content-security-policy");
+            assert!(policy.contains("default-src 'self'"), "{policy}");
+            assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+            assert!(!policy.contains("unsafe-inline"), "{policy}");
+            let tag = header(&answer, "etag").to_owned();
+            assert!(tag.starts_with("\"p"), "a strong tag: {tag}");
+            let again = get(
+                path,
+                &[("accept-encoding", coding), ("if-none-match", &tag)],
+            );
+            assert_eq!(again.status(), 304, "{path} {coding}");
+            tags.push(tag);
+        }
+        tags.dedup();
+        assert_eq!(tags.len(), 3, "a tag per coding: {tags:?}");
+    }
+}
+
+#[test]
+fn the_page_loads_nothing_inline_and_nothing_from_elsewhere() {
+    let html = std::fs::read_to_string("web/index.html").unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(!html.contains("style="), "no inline style");
+    assert!(!html.contains("<style"), "no inline style sheet");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
+    let script = std::fs::read_to_string("web/app.js").unwrap();
+    assert!(!script.contains("innerHTML"), "titles go in as text");
+    assert!(
+        !script.contains("localStorage"),
+        "the token stays in the tab"
+    );
+}
+
+#[test]
+fn the_page_fits_its_budget() {
+    let mut downloaded = 0;
+    for (path, _, _) in FILES {
+        downloaded += get(path, &[("accept-encoding", "br")]).body().len();
+    }
+    assert!(downloaded <= 16 * 1024, "{downloaded} bytes in brotli");
+}
