@@ -180,7 +180,7 @@ function item(todo) {
   due.className = "due";
   due.textContent = todo.dueBy ? `due ${todo.dueBy}` : "";
 
-  const edit = button("Edit", `Edit “${todo.title}”`, () => startEdit(row, todo));
+  const edit = button("Edit", `Edit “${todo.title}”`, () => startEdit(row, todo.id));
   const remove = button("Delete", `Delete “${todo.title}”`, () => removeTodo(todo));
   const actions = document.createElement("span");
   actions.className = "actions";
@@ -262,8 +262,16 @@ function describe(todo) {
   return parts.join(", ");
 }
 
-/// Edits a todo's title and date in place: Enter saves, Escape cancels.
-function startEdit(row, todo) {
+/// Edits a todo's title and date in place: Enter saves, Escape cancels. The todo is read as
+/// the edit begins, and the change is sent with the tag of that read: a change made
+/// meanwhile elsewhere answers 412, and the user chooses.
+async function startEdit(row, id) {
+  const read = await current(id);
+  if (!read) {
+    announce("That todo is gone.");
+    return load();
+  }
+  const { tag, todo } = read;
   const form = document.createElement("form");
   form.noValidate = true;
   const title = field("Title", "text", todo.title, `edit-title-${todo.id}`);
@@ -280,10 +288,12 @@ function startEdit(row, todo) {
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const saved = await change(
+    const saved = await send(
       todo.id,
       { title: title.input.value, dueBy: due.input.value || null },
       "PUT",
+      tag,
+      todo,
       { title: title.error, dueBy: due.error },
     );
     if (saved) focusRow(todo.id);
