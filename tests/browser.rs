@@ -1,0 +1,71 @@
+//! The page in a real browser, as users open it: `tests/browser.py` (Debian's Chromium
+//! driven by Playwright; `make test` installs both, and names the Python that has
+//! Playwright in `TODO_TEST_BROWSER_PYTHON`) against `make serve`, in owner mode with a
+//! token the page asks for, and against the Spin build under real `spin up`.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::Server;
+use support::spin::{SpinUp, SpinUpConfig};
+use tempfile::TempDir;
+
+/// Runs the browser script against `base`, with `token` where the server needs one.
+fn browse(base: &str, token: Option<&str>, screenshots: Option<&Path>) {
+    let python = std::env::var("TODO_TEST_BROWSER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut command = Command::new(python);
+    command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser.py"))
+        .arg(base);
+    if let Some(token) = token {
+        command.arg("--token").arg(token);
+    }
+    if let Some(dir) = screenshots {
+        command.arg("--screenshots").arg(dir);
+    }
+    let output = command.output().expect("run tests/browser.py");
+    assert!(
+        output.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn data_dir() -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    (dir, data)
+}
+
+#[test]
+fn the_page_works_in_a_browser_under_make_serve() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, &[]);
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    browse(&server.base, None, Some(&screenshots));
+}
+
+#[test]
+fn the_page_asks_for_a_token_once_in_owner_mode() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, support::black_box::OWNER_MODE);
+    let bearer = support::black_box::owner_bearer("alice", None);
+    browse(
+        &server.base,
+        Some(bearer.trim_start_matches("Bearer ")),
+        None,
+    );
+}
+
+#[test]
+fn the_page_works_in_a_browser_under_spin_up() {
+    let _machine = support::spin::one_at_a_time();
+    let state = TempDir::new().unwrap();
+    let config = SpinUpConfig::new("spin.toml", &[]);
+    let spin = SpinUp::start(&config, support::free_port(), state.path());
+    browse(&spin.base, None, None);
+}
