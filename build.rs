@@ -92,10 +92,10 @@ fn page(out: &str) {
             .expect("write a page file");
         }
         table.push_str(&format!(
-            "    PageFile {{ path: {path:?}, media_type: {media_type:?}, \
+            "    PageFile {{ path: {path:?}, media_type: {media_type:?}, content: Precompressed {{ \
              br: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/page-{name}.br\")), \
              gzip: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/page-{name}.gz\")), \
-             length: {}, etag: \"\\\"p{:016x}\\\"\" }},\n",
+             length: {}, etag: \"\\\"p{:016x}\\\"\" }} }},\n",
             bytes.len(),
             fingerprint(&bytes)
         ));

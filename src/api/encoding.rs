@@ -240,6 +240,65 @@ pub fn encode(response: &mut Response<Vec<u8>>, accepted: &Accepted) {
     }
 }
 
+/// Content compressed at build time (build.rs: the OpenAPI document, the page's files):
+/// only its brotli and gzip copies are carried, and a client that takes neither gets it
+/// inflated from gzip.
+pub struct Precompressed {
+    pub br: &'static [u8],
+    pub gzip: &'static [u8],
+    /// How many bytes the content itself has.
+    pub length: usize,
+    /// Its strong entity tag as it is (identity); [`tag_in`] marks the codings'.
+    pub etag: &'static str,
+}
+
+impl Precompressed {
+    /// The coding `accepted` selects.
+    pub fn coding(&self, accepted: &Accepted) -> Coding {
+        accepted.choose(&[Coding::Br, Coding::Gzip], self.length)
+    }
+
+    /// The tag of the representation `accepted` selects.
+    pub fn tag(&self, accepted: &Accepted) -> String {
+        tag_in(self.etag, self.coding(accepted))
+    }
+
+    /// The content itself, inflated from the gzip copy (a fraction of a millisecond).
+    pub fn identity(&self) -> Vec<u8> {
+        let mut content = Vec::with_capacity(self.length);
+        // build.rs made it: it is gzip, and as long as it says.
+        match gunzip(self.gzip, self.length.max(self.gzip.len()), &mut content) {
+            Ok(()) => content,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A `200` of the representation `accepted` selects, as `media_type`: its content,
+    /// `Content-Type`, `ETag` and `Content-Encoding` (not `Vary`: [`encode`] gives a JSON
+    /// answer its own).
+    pub fn answer(&self, accepted: &Accepted, media_type: &'static str) -> Response<Vec<u8>> {
+        let coding = self.coding(accepted);
+        let content = match coding {
+            Coding::Br => self.br.to_vec(),
+            Coding::Gzip => self.gzip.to_vec(),
+            Coding::Identity => self.identity(),
+        };
+        let mut response = Response::new(content);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+        if let Ok(tag) = HeaderValue::try_from(tag_in(self.etag, coding)) {
+            headers.insert(header::ETAG, tag);
+        }
+        if coding != Coding::Identity {
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.token()),
+            );
+        }
+        response
+    }
+}
+
 /// Adds `Vary: Accept-Encoding`: the answer's content depends on it.
 pub fn vary(headers: &mut HeaderMap) {
     headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));

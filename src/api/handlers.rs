@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
 
 use super::body::{self, JSON, MERGE_PATCH};
-use super::encoding::{self, Accepted, BodyCoding, Coding};
+use super::encoding::{self, Accepted, BodyCoding};
 use super::failure::Failure;
 use super::preconditions::{Preconditions, Verdict};
 use super::query::ListParams;
@@ -100,12 +100,12 @@ pub fn run<S: Store, B: Read>(
                 .collect()
         }
         Resolved::Health | Resolved::Ready => vec![PROBE_ETAG.to_owned()],
-        Resolved::Page(index) => vec![super::page::tag(*index, request.accepted)],
-        Resolved::OpenApi => {
-            let length = super::OPENAPI_JSON_LENGTH;
-            let coding = request.accepted.choose(&[Coding::Br, Coding::Gzip], length);
-            vec![encoding::tag_in(super::OPENAPI_ETAG, coding)]
-        }
+        Resolved::Page(index) => vec![
+            super::page::PAGE_FILES[*index]
+                .content
+                .tag(request.accepted),
+        ],
+        Resolved::OpenApi => vec![super::OPENAPI.tag(request.accepted)],
         Resolved::Replace(current)
         | Resolved::Patch(current)
         | Resolved::Delete(current)
@@ -139,7 +139,8 @@ pub fn run<S: Store, B: Read>(
             insert_etag(&mut response, PROBE_ETAG);
             Ok(response)
         }
-        Resolved::OpenApi => Ok(openapi(request.accepted)),
+        // `Vary` as every JSON answer gets it, from `encoding::encode`.
+        Resolved::OpenApi => Ok(super::OPENAPI.answer(request.accepted, JSON_UTF8)),
         Resolved::Page(index) => Ok(super::page::answer(index, request.accepted)),
         Resolved::Describe(route, _) => {
             let mut response = empty(StatusCode::NO_CONTENT);
@@ -160,6 +161,18 @@ fn resolve<S: Store, B>(
     let current = |id: TodoId| store.get(id)?.ok_or(Failure::NoTodo(id));
     let declared =
         |accepted| body::check_declared(request.headers, accepted, request.limits.max_body_bytes);
+    // A write's target, and its body's headers checked: in the seed's order, the headers
+    // first; in owner mode, whether the todo exists first (see `Incoming::existence_first`).
+    let written = |id: TodoId, accepted| {
+        if request.existence_first {
+            let found = current(id)?;
+            declared(accepted)?;
+            Ok(found)
+        } else {
+            declared(accepted)?;
+            current(id)
+        }
+    };
     Ok(match operation {
         Operation::ListTodos => {
             let params = ListParams::parse(request.query.unwrap_or(""))?;
@@ -173,16 +186,8 @@ fn resolve<S: Store, B>(
             let current = current(id)?;
             Resolved::Get(todo_response(StatusCode::OK, &current), current.revision)
         }
-        Operation::ReplaceTodo(id) => {
-            let found = request.existence_first.then(|| current(id)).transpose()?;
-            declared(&[JSON])?;
-            Resolved::Replace(found.map_or_else(|| current(id), Ok)?)
-        }
-        Operation::PatchTodo(id) => {
-            let found = request.existence_first.then(|| current(id)).transpose()?;
-            declared(&[MERGE_PATCH, JSON])?;
-            Resolved::Patch(found.map_or_else(|| current(id), Ok)?)
-        }
+        Operation::ReplaceTodo(id) => Resolved::Replace(written(id, &[JSON])?),
+        Operation::PatchTodo(id) => Resolved::Patch(written(id, &[MERGE_PATCH, JSON])?),
         Operation::DeleteTodo(id) => Resolved::Delete(current(id)?),
         Operation::Health => Resolved::Health,
         // Before any precondition: a `304` must not say a store that is down is ready.
@@ -356,35 +361,14 @@ fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Vec<u8
 fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
     response
 }
 
-/// The OpenAPI document in the coding `accepted` chooses of those `build.rs` made.
-fn openapi(accepted: &Accepted) -> Response<Vec<u8>> {
-    let coding = accepted.choose(&[Coding::Br, Coding::Gzip], super::OPENAPI_JSON_LENGTH);
-    let content = match coding {
-        Coding::Br => super::OPENAPI_JSON_BR.to_vec(),
-        Coding::Gzip => super::OPENAPI_JSON_GZIP.to_vec(),
-        Coding::Identity => super::openapi_json(),
-    };
-    let mut response = json_bytes(StatusCode::OK, content);
-    insert_etag(
-        &mut response,
-        &encoding::tag_in(super::OPENAPI_ETAG, coding),
-    );
-    // `Vary` as every JSON answer gets it, from `encoding::encode`.
-    if coding != Coding::Identity {
-        response.headers_mut().insert(
-            header::CONTENT_ENCODING,
-            HeaderValue::from_static(coding.token()),
-        );
-    }
-    response
-}
+/// The media type of every JSON answer but problems.
+const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 fn text(status: StatusCode, body: &str) -> Response<Vec<u8>> {
     let mut response = Response::new(body.as_bytes().to_vec());

@@ -50,32 +50,21 @@ use handlers::Incoming;
 use preconditions::Preconditions;
 
 /// The OpenAPI 3.1 document served at `/openapi.json` (`src/openapi.json`, minified by
-/// `build.rs`), as `build.rs` compressed it with brotli and with gzip; `tests/openapi.rs`
-/// keeps it in step with [`routes`]. The component carries only these two copies (9 KB,
-/// where the document itself is 31 KB): a client that takes neither gets [`openapi_json`].
-pub const OPENAPI_JSON_BR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br"));
-pub const OPENAPI_JSON_GZIP: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz"));
-/// How many bytes the document has.
-pub const OPENAPI_JSON_LENGTH: usize = include!(concat!(env!("OUT_DIR"), "/openapi.length"));
+/// `build.rs`), as `build.rs` compressed it with brotli and with gzip, with its length and
+/// strong tag (a fingerprint `build.rs` takes of it); `tests/openapi.rs` keeps it in step
+/// with [`routes`]. The component carries only the two copies (9 KB, where the document
+/// itself is 31 KB).
+const OPENAPI: encoding::Precompressed = encoding::Precompressed {
+    br: include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.br")),
+    gzip: include_bytes!(concat!(env!("OUT_DIR"), "/openapi.min.json.gz")),
+    length: include!(concat!(env!("OUT_DIR"), "/openapi.length")),
+    etag: include_str!(concat!(env!("OUT_DIR"), "/openapi.etag")),
+};
 
-/// The OpenAPI document itself, decompressed from [`OPENAPI_JSON_GZIP`] (a fraction of a
-/// millisecond, for the rare client that takes neither brotli nor gzip).
+/// The OpenAPI document itself (for the rare client that takes neither brotli nor gzip).
 pub fn openapi_json() -> Vec<u8> {
-    let mut document = Vec::with_capacity(OPENAPI_JSON_LENGTH);
-    // `build.rs` made it: it is gzip, and as long as it says.
-    match encoding::gunzip(
-        OPENAPI_JSON_GZIP,
-        OPENAPI_JSON_LENGTH.max(OPENAPI_JSON_GZIP.len()),
-        &mut document,
-    ) {
-        Ok(()) => document,
-        Err(_) => Vec::new(),
-    }
+    OPENAPI.identity()
 }
-
-/// The strong entity tag of the OpenAPI document (a fingerprint `build.rs` takes of it).
-pub const OPENAPI_ETAG: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.etag"));
 
 /// Every status the API answers with, for any input, sorted: what the handlers succeed
 /// with and what [`Failure`] answers (the README's tables; hostile-input tests hold every
