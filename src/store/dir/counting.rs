@@ -296,8 +296,8 @@ impl<R: DirReader> DirStore<R> {
         let mut items = Vec::new();
         // Where the ids end: see `is_past_the_last_id`. Read when first needed.
         let mut newest_known = None;
-        // An owner's tree: its own ids, listed (read when first needed).
-        let mut listed = None;
+        // An owner's tree: its own ids, listed.
+        let listed = self.listed_ids()?;
         for (block, live, done) in blocks {
             let mut unseen = matching(live, done);
             if skip >= unseen {
@@ -305,19 +305,14 @@ impl<R: DirReader> DirStore<R> {
                 continue;
             }
             let range = (block * COUNT_BLOCK).max(1)..(block + 1) * COUNT_BLOCK;
-            if listed.is_none() {
-                listed = Some(self.listed_ids()?);
-            }
-            let ids: Box<dyn Iterator<Item = TodoId>> =
-                match listed.as_ref().and_then(Option::as_ref) {
-                    Some(ids) => Box::new(
-                        ids.iter()
-                            .copied()
-                            .filter(move |id| range.contains(&id.get())),
-                    ),
-                    None => Box::new(range.filter_map(TodoId::new)),
-                };
-            let is_listed = matches!(listed, Some(Some(_)));
+            let ids: Box<dyn Iterator<Item = TodoId>> = match &listed {
+                Some(ids) => Box::new(
+                    ids.iter()
+                        .copied()
+                        .filter(move |id| range.contains(&id.get())),
+                ),
+                None => Box::new(range.filter_map(TodoId::new)),
+            };
             for id in ids {
                 if unseen == 0 || items.len() as u64 >= query.limit {
                     break;
@@ -327,7 +322,7 @@ impl<R: DirReader> DirStore<R> {
                     // block's matching todos are never all seen, so stop where ids end
                     // (a listing ends there by itself).
                     let newest = *newest_known.get_or_insert_with(|| self.read_last_id_hint());
-                    if !is_listed && self.is_past_the_last_id(id, newest) {
+                    if listed.is_none() && self.is_past_the_last_id(id, newest) {
                         break;
                     }
                     continue;

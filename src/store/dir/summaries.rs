@@ -92,10 +92,9 @@ impl<R: DirReader> DirStore<R> {
                 ((0..=last / SUMMARY_BLOCK).collect(), last)
             }
         };
-        let listed = listed.is_some();
         let mut summaries = blocks
             .iter()
-            .map(|&block| self.summary(block, &epoch, last, listed, false))
+            .map(|&block| self.summary(block, &epoch, last, false))
             .collect::<StoreResult<Vec<_>>>()?;
         // A summary whose tag holds but whose content does not parse (a damaged file) is
         // made again from its block's todos; one made here always parses.
@@ -103,7 +102,7 @@ impl<R: DirReader> DirStore<R> {
             match page_of_summaries(query, &summaries) {
                 Ok(page) => return Ok(Some(page)),
                 Err(index) => {
-                    let remade = self.summary(blocks[index], &epoch, last, listed, true)?;
+                    let remade = self.summary(blocks[index], &epoch, last, true)?;
                     if summaries[index] == remade {
                         return Err(corrupt("a todo that does not summarize"));
                     }
@@ -118,14 +117,7 @@ impl<R: DirReader> DirStore<R> {
     /// `last` after reading the generation (so that a write finished meanwhile voids it),
     /// and written for the next search; made so in any case when `remake`. Only its tag is
     /// checked here: its content when it is read for the page.
-    fn summary(
-        &self,
-        block: i64,
-        epoch: &str,
-        last: i64,
-        listed: bool,
-        remake: bool,
-    ) -> StoreResult<Vec<u8>> {
+    fn summary(&self, block: i64, epoch: &str, last: i64, remake: bool) -> StoreResult<Vec<u8>> {
         let generation = match self.reader.read(&generation_path(block)) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
@@ -141,7 +133,7 @@ impl<R: DirReader> DirStore<R> {
             return Ok(bytes);
         }
         let range = (block * SUMMARY_BLOCK).max(1)..(block + 1) * SUMMARY_BLOCK;
-        let ids: Vec<TodoId> = match listed.then(|| self.listed_ids()).transpose()?.flatten() {
+        let ids: Vec<TodoId> = match self.listed_ids()? {
             // An owner's tree: its ids in the block, listed after the generation was read
             // (so that a todo created meanwhile voids the summary).
             Some(ids) => ids
