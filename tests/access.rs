@@ -19,17 +19,7 @@ struct Api {
 }
 
 fn api(settings: &[(&str, &str)]) -> Api {
-    let settings: Vec<(String, String)> = settings
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    let config = Config::read(|name| {
-        Ok(settings
-            .iter()
-            .find(|(setting, _)| setting == name)
-            .map(|(_, value)| value.clone()))
-    })
-    .expect("valid settings");
+    let config = todo_api::testing::config_of(settings).expect("valid settings");
     let dir = TempDir::new().unwrap();
     Api {
         store: DirStore::new(dir.path()),

@@ -8,8 +8,8 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::Server;
 use support::spin::{SpinUp, SpinUpConfig};
+use support::{Server, data_dir};
 use tempfile::TempDir;
 
 /// Runs the browser script against `base`, with `token` where the server needs one.
@@ -32,13 +32,6 @@ fn browse(base: &str, token: Option<&str>, screenshots: Option<&Path>) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn data_dir() -> (TempDir, std::path::PathBuf) {
-    let dir = TempDir::new().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    (dir, data)
 }
 
 #[test]

@@ -10,8 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Build, Reply, Server, component};
-use tempfile::TempDir;
+use support::{Build, Reply, Server, component, data_dir};
 
 // ---------------------------------------------------------------------------------------
 // Imports
@@ -243,13 +242,6 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 
 fn post(server: &Server, body: Value) -> Reply {
     server.call("POST", "/todos", &[JSON], body.to_string().as_bytes())
-}
-
-fn data_dir() -> (TempDir, std::path::PathBuf) {
-    let temp = TempDir::new().unwrap();
-    let data = temp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    (temp, data)
 }
 
 #[test]

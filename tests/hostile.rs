@@ -244,13 +244,7 @@ fn owner_config() -> todo_api::config::Config {
         ("cors_allowed_origins", "https://app.example.com"),
         ("max_body_bytes", "64"),
     ];
-    todo_api::config::Config::read(|name| {
-        Ok(settings
-            .iter()
-            .find(|(setting, _)| *setting == name)
-            .map(|(_, value)| (*value).to_owned()))
-    })
-    .expect("valid settings")
+    todo_api::testing::config_of(&settings).expect("valid settings")
 }
 
 /// Alice's three todos (in the `other` world retitled twice, completed, and todo 2

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use support::native::{body, problem, request};
 use tempfile::TempDir;
 use todo_api::api;
-use todo_api::config::{Config, ConfigError};
+use todo_api::config::Config;
 use todo_api::store::Owners;
 use todo_api::store::dir::DirStore;
 use todo_api::store::sqlite::SqliteStore;
+use todo_api::testing::config_of;
 use todo_api::testing::tokens::{self, SECRET};
 
 /// The settings of owner mode as the README gives them.
@@ -22,15 +23,6 @@ const OWNER_MODE: &[(&str, &str)] = &[
     ("jwt_owner_claim", "sub"),
     ("jwt_admin_scope", "todos:admin"),
 ];
-
-fn config(settings: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    Config::read(|name| {
-        Ok(settings
-            .iter()
-            .find(|(setting, _)| *setting == name)
-            .map(|(_, value)| (*value).to_owned()))
-    })
-}
 
 struct Api<S> {
     store: S,
@@ -42,7 +34,7 @@ fn dir_api() -> Api<DirStore> {
     let dir = TempDir::new().unwrap();
     Api {
         store: DirStore::new(dir.path()),
-        config: config(OWNER_MODE).unwrap(),
+        config: config_of(OWNER_MODE).unwrap(),
         _dir: dir,
     }
 }
@@ -53,7 +45,7 @@ fn sqlite_api() -> Api<SqliteStore<todo_api::testing::RusqliteExecutor>> {
         store: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
             &dir.path().join("t.db"),
         )),
-        config: config(OWNER_MODE).unwrap(),
+        config: config_of(OWNER_MODE).unwrap(),
         _dir: dir,
     }
 }
@@ -62,7 +54,7 @@ fn postgres_api() -> Api<SqliteStore<support::postgres::PostgresExecutor>> {
     let database = support::postgres::Database::create();
     Api {
         store: SqliteStore::new(support::postgres::PostgresExecutor::connect(&database.url)),
-        config: config(OWNER_MODE).unwrap(),
+        config: config_of(OWNER_MODE).unwrap(),
         _dir: TempDir::new().unwrap(),
     }
 }
@@ -453,7 +445,7 @@ fn the_rate_limit_keys_on_the_owner<S: Owners>(mut api: Api<S>) {
     let mut settings = OWNER_MODE.to_vec();
     settings[1] = ("jwt_owner_claim", "tenant");
     settings.push(("rate_limit", "2/1h"));
-    api.config = config(&settings).unwrap();
+    api.config = config_of(&settings).unwrap();
     let of = |sub: &str, tenant: &str| {
         let mut claims = tokens::fresh();
         claims["sub"] = json!(sub);
@@ -480,11 +472,12 @@ fn the_rate_limit_keys_on_the_owner<S: Owners>(mut api: Api<S>) {
 
 #[test]
 fn owner_settings_need_a_key_and_admins_need_owner_mode() {
-    let no_key = config(&[("jwt_owner_claim", "sub")]).unwrap_err();
+    let no_key = config_of(&[("jwt_owner_claim", "sub")]).unwrap_err();
     assert_eq!(no_key.setting, "jwt_owner_claim");
-    let no_owners = config(&[("jwt_hs256_secret", SECRET), ("jwt_admin_scope", "x")]).unwrap_err();
+    let no_owners =
+        config_of(&[("jwt_hs256_secret", SECRET), ("jwt_admin_scope", "x")]).unwrap_err();
     assert_eq!(no_owners.setting, "jwt_admin_scope");
-    let bad_scope = config(&[
+    let bad_scope = config_of(&[
         ("jwt_hs256_secret", SECRET),
         ("jwt_owner_claim", "sub"),
         ("jwt_admin_scope", "two words"),

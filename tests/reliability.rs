@@ -1057,19 +1057,14 @@ fn owners_keep_their_ledgers_across_three_spin_up_replicas_of_the_postgres_build
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let mut variables = vec![
-        ("database_url".to_owned(), database.url.clone()),
-        ("database_host".to_owned(), database.host()),
-    ];
-    for (name, value) in support::black_box::OWNER_MODE {
-        let name = name.trim_start_matches("TODO_").to_ascii_lowercase();
-        variables.push((name, (*value).to_owned()));
-    }
-    let variables: Vec<(&str, &str)> = variables
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let config = support::spin::SpinUpConfig::new("spin-postgres.toml", &variables);
+    let config = support::spin::SpinUpConfig::new(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", &database.host()),
+        ],
+    )
+    .with_settings(support::black_box::OWNER_MODE);
     let run = replicas_survive_a_kill_as(
         3,
         RECOVERY,

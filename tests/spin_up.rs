@@ -74,11 +74,7 @@ fn black_box_suite(fresh: impl Fn(&Path) -> SpinUpConfig) {
     drop(spin);
 
     // Owner mode on an empty store: each owner reaches its own todos only.
-    let mut config = fresh(&dir("owners"));
-    for (name, value) in support::black_box::OWNER_MODE {
-        let name = name.trim_start_matches("TODO_").to_ascii_lowercase();
-        config.variables.push((name, (*value).to_owned()));
-    }
+    let config = fresh(&dir("owners")).with_settings(support::black_box::OWNER_MODE);
     let spin = SpinUp::start(&config, support::free_port(), &dir("owners"));
     support::black_box::owners_are_isolated(|m, p, h, b| spin.call(m, p, h, b));
 }

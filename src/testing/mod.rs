@@ -22,6 +22,19 @@ pub use postgres::PostgresExecutor;
 #[cfg(any(test, feature = "testing-sqlite"))]
 pub use sqlite::RusqliteExecutor;
 
+/// Settings read from `settings` (name, value), as a host's lookup gives them: the others
+/// unset.
+pub fn config_of(
+    settings: &[(&str, &str)],
+) -> Result<crate::config::Config, crate::config::ConfigError> {
+    crate::config::Config::read(|name| {
+        Ok(settings
+            .iter()
+            .find(|(setting, _)| *setting == name)
+            .map(|(_, value)| (*value).to_owned()))
+    })
+}
+
 /// What a test executor says when the store sends a query that yields no rows: on Spin
 /// 4.0.0-4.0.2, PostgreSQL's `query` never returns then (spinframework/spin#3671).
 pub fn zero_row_query(sql: &str) -> String {

@@ -22,13 +22,7 @@ pub fn config(secured: bool) -> Config {
     } else {
         &[]
     };
-    Config::read(|name| {
-        Ok(settings
-            .iter()
-            .find(|(setting, _)| *setting == name)
-            .map(|(_, value)| (*value).to_owned()))
-    })
-    .expect("valid settings")
+    super::config_of(settings).expect("valid settings")
 }
 
 /// Stores three todos, so that ids 1 to 3 name something.

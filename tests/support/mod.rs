@@ -111,6 +111,14 @@ pub fn wasmtime() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("wasmtime"))
 }
 
+/// A data directory `data` inside a temporary directory (kept while the first is).
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let temp = tempfile::TempDir::new().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    (temp, data)
+}
+
 /// The host options of a plain `wasmtime serve`: the WASI CLI interfaces only.
 const CLI: &[&str] = &["-S", "cli"];
 

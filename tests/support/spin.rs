@@ -87,6 +87,16 @@ impl SpinUpConfig {
         }
     }
 
+    /// The same, with `settings` given as `make serve` takes them (`TODO_*` environment
+    /// variables) added as the application variables Spin reads them from.
+    pub fn with_settings(mut self, settings: &[(&str, &str)]) -> Self {
+        for (name, value) in settings {
+            let name = name.trim_start_matches("TODO_").to_ascii_lowercase();
+            self.variables.push((name, (*value).to_owned()));
+        }
+        self
+    }
+
     /// The same, with the `default` SQLite database on the libSQL server at `url` (as a
     /// SpinKube SpinApp's runtime config gives it), its file written into `dir`.
     pub fn on_libsql(mut self, url: &str, dir: &Path) -> Self {
