@@ -59,7 +59,7 @@ SPIN_WASM := $(SPIN_DIR)/wasm32-wasip2/release/todo_api.wasm
 SPIN_POSTGRES_WASM := $(SPIN_POSTGRES_DIR)/wasm32-wasip2/release/todo_api.wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2
 
-.PHONY: serve serve-options nginx chromium check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
+.PHONY: serve serve-options nginx chromium screenshots check test build build-spin build-spin-postgres bench bench-build bench-tokens bench-sync fuzz tools rust-tools spin-cli
 
 # Instance slots are pooled and the start of each linear memory stays resident between
 # requests: measured by make bench at about 2x the throughput, with less peak memory (README).
@@ -145,6 +145,15 @@ bench-build: tools build build-spin
 nginx:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
+
+# The README's pictures of the page (not CI): the browser test takes them under
+# target/screenshots/ with the digest of the page's files they show (page.sha256); this
+# copies both into docs/screenshots/. A test fails when web/ no longer matches that digest.
+screenshots: tools $(PLAYWRIGHT_PYTHON) chromium
+	WASMTIME="$(WASMTIME)" TODO_TEST_BROWSER_PYTHON="$(PLAYWRIGHT_PYTHON)" \
+		cargo test --test browser -- --exact the_page_is_photographed_for_the_readme
+	mkdir -p docs/screenshots
+	cp $(addprefix target/screenshots/,light.png dark.png narrow.png page.sha256) docs/screenshots/
 
 # Debian's Chromium, for the page's browser test.
 chromium:

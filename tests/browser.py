@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """The page in a real browser: Debian's Chromium driven by Playwright, against a running
 server at BASE (an empty store). Every action the page offers, through the page only:
-add (keyboard alone), an XSS title kept as text, toggle, filter, search, sort, edit in
-place (Enter saves, Escape cancels), delete, paging across 250 todos, the conflict flow
-with two pages open on one todo; no console error and no CSP violation on any load.
-With --token TOKEN the server needs one: the page asks for it once and keeps it for the tab.
-Screenshots (light, dark, narrow) go to --screenshots DIR.
+add, an XSS title kept as text, toggle, filter, search, sort, edit in place (Enter saves,
+Escape cancels), delete, paging across 250 todos, the conflict flow with two pages open on
+one todo (its choices made with the keyboard), then the keyboard alone: the focus order of
+every control, and each action again with Tab, Enter, Space and the arrow keys; no console
+error and no CSP violation on any load. With --token TOKEN the server needs one: the page
+asks for it once and keeps it for the tab.
+
+With --screenshots DIR it only seeds a few todos and takes the pictures the README shows
+(light, dark, narrow) into DIR.
 
 Usage: tests/browser.py BASE [--token TOKEN] [--screenshots DIR]
 """
@@ -84,13 +88,41 @@ class Watched:
         assert not self.problems, self.problems
 
 
+# What a focused element is called in the focus order: its id, its accessible name, a
+# radio's group and value, or its text.
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  return e.id || e.getAttribute("aria-label") || (e.type === "radio" ? `${e.name}:${e.value}` : "")
+    || e.textContent.trim();
+}"""
+
+
+def focused(page):
+    return page.evaluate(FOCUSED)
+
+
+def tab_to(page, target, backwards=False):
+    """Presses Tab (Shift+Tab backwards) until `target` has the focus; answers the
+    controls passed on the way, each once (a date field takes a Tab per part)."""
+    passed = []
+    for _ in range(100):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        name = focused(page)
+        if not passed or passed[-1] != name:
+            passed.append(name)
+        if name == target:
+            return passed
+    raise AssertionError(f"no {target} in the focus order: {passed}")
+
+
 def start_edit(page, n=0):
     """Clicks the n-th todo's Edit and waits for its form (the page reads the todo first)."""
     page.locator("#todos li button", has_text="Edit").nth(n).click()
     expect(page.locator("#todos li form input").first).to_be_focused()
 
 
-def run(base, token, screenshots):
+def run(base, token):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context()
@@ -150,7 +182,9 @@ def run(base, token, screenshots):
         expect(dialog).to_be_visible()
         expect(page.locator("#conflict-theirs")).to_contain_text("Theirs")
         expect(page.locator("#conflict-mine")).to_contain_text("Mine")
-        page.locator("#conflict-dialog button[value=theirs]").click()
+        # The dialog takes the focus: Enter keeps theirs.
+        expect(page.locator("#conflict-dialog button[value=theirs]")).to_be_focused()
+        page.keyboard.press("Enter")
         expect(page.locator("#todos li .title").first).to_have_text("Theirs")
         # Again, keeping mine this time.
         start_edit(page)
@@ -162,7 +196,9 @@ def run(base, token, screenshots):
         expect(two.page.locator("#todos li .title").first).to_have_text("Theirs again")
         page.keyboard.press("Enter")
         expect(dialog).to_be_visible()
-        page.locator("#conflict-dialog button[value=mine]").click()
+        page.keyboard.press("Tab")
+        expect(page.locator("#conflict-dialog button[value=mine]")).to_be_focused()
+        page.keyboard.press("Enter")
         expect(page.locator("#todos li .title").first).to_have_text("Mine wins")
 
         # Delete.
@@ -188,18 +224,121 @@ def run(base, token, screenshots):
         page.select_option("#sort", "id")
         expect(page.locator("#page-info")).to_contain_text("251 todos")
 
-        if screenshots:
-            shots = Path(screenshots)
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "light.png"))
-            page.emulate_media(color_scheme="dark")
-            page.screenshot(path=str(shots / "dark.png"))
-            page.emulate_media(color_scheme="light")
-            page.set_viewport_size({"width": 390, "height": 844})
-            page.screenshot(path=str(shots / "narrow.png"))
+        keyboard_only(one)
 
         one.check()
         two.check()
+        browser.close()
+
+
+def keyboard_only(watched):
+    """The keyboard alone, from a fresh load: the focus order of every control, paging,
+    adding with a date, sorting, toggling, editing, deleting and filtering."""
+    watched.reload()
+    page = watched.page
+    titles = page.locator("#todos li .title").all_inner_texts()
+    ids = page.locator("#todos li").evaluate_all("rows => rows.map(row => row.dataset.id)")
+    order = ["add-title", "add-due", "Add", "filter:all", "search", "sort"]
+    for todo_id, title in zip(ids, titles):
+        order += [f"done-{todo_id}", f"Edit “{title}”", f"Delete “{title}”"]
+    order.append("next")  # Previous is disabled on the first page
+    passed = tab_to(page, "next")
+    assert passed == order, f"focus order {passed}, expected {order}"
+
+    # Paging: Enter on Next, then back with Shift+Tab to Previous, now enabled.
+    page.keyboard.press("Enter")
+    expect(page.locator("#page-info")).to_contain_text("Page 2 of")
+    assert tab_to(page, "prev", backwards=True) == ["prev"]
+    page.keyboard.press("Enter")
+    expect(page.locator("#page-info")).to_contain_text("Page 1 of")
+
+    # Add with a date: Tab into the form, type, Tab through the date's parts, Enter on Add.
+    watched.reload()
+    tab_to(page, "add-title")
+    page.keyboard.type("Call the plumber")
+    tab_to(page, "add-due")
+    page.keyboard.type("03152031")
+    tab_to(page, "Add")
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("Added “Call the plumber”")
+    expect(page.locator("#add-title")).to_be_focused()
+
+    # Sort with the arrow keys: newest first puts it on top.
+    tab_to(page, "sort")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#sort")).to_have_value("-id")
+    first = page.locator("#todos li").first
+    expect(first.locator(".title")).to_have_text("Call the plumber")
+    expect(first.locator(".due")).to_have_text("due 2031-03-15")
+    new_id = first.get_attribute("data-id")
+
+    # Toggle with Space: the focus stays on the todo's checkbox as the list is drawn anew.
+    tab_to(page, f"done-{new_id}")
+    page.keyboard.press("Space")
+    expect(page.locator("#todos li").first).to_have_class("todo done")
+    expect(page.locator(f"#done-{new_id}")).to_be_focused()
+
+    # Edit: Enter on Edit, the title selected, Enter saves; the focus comes back to the row.
+    tab_to(page, "Edit “Call the plumber”")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#edit-title-{new_id}")).to_be_focused()
+    page.keyboard.type("Call the plumber today")
+    page.keyboard.press("Enter")
+    expect(first.locator(".title")).to_have_text("Call the plumber today")
+    expect(page.locator(f"#done-{new_id}")).to_be_focused()
+
+    # Delete: Enter on Delete; the focus goes to the new todo's title.
+    tab_to(page, "Delete “Call the plumber today”")
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("Deleted “Call the plumber today”")
+    expect(page.locator("#add-title")).to_be_focused()
+    expect(page.locator(f"li[data-id='{new_id}']")).to_have_count(0)
+
+    # Filter with the arrow keys within the radio group (one stop in the focus order).
+    tab_to(page, "filter:all")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("input[name=filter][value=active]")).to_be_checked()
+    expect(page.locator("#todos li.done")).to_have_count(0)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("input[name=filter][value=completed]")).to_be_checked()
+    expect(page.locator("#todos li:not(.done)")).to_have_count(0)
+    expect(page.locator("#todos li.done")).not_to_have_count(0)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("input[name=filter][value=all]")).to_be_checked()
+
+
+# The todos the README's pictures show.
+SCENE = [
+    ("Renew passport", "2027-01-15", False),
+    ("Book the train to Lyon", None, True),
+    ("Call the plumber about the kitchen tap", "2026-12-04", False),
+    ("Buy oat milk", None, False),
+    ("Write the quarterly report", "2026-12-18", False),
+    ("Water the plants", None, True),
+    ("Return the library books", "2026-12-09", False),
+]
+
+
+def screenshots(base, token, directory):
+    """Seeds the scene into an empty store and takes the README's pictures: light and dark
+    on a wide screen, and light on a phone."""
+    for title, due, done in SCENE:
+        api(base, "POST", "/todos", {"title": title, "dueBy": due, "isComplete": done}, token)
+    shots = Path(directory)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for name, viewport, scheme in [
+            ("light", {"width": 960, "height": 720}, "light"),
+            ("dark", {"width": 960, "height": 720}, "dark"),
+            ("narrow", {"width": 390, "height": 844}, "light"),
+        ]:
+            context = browser.new_context(viewport=viewport, color_scheme=scheme)
+            watched = Watched(context, base, token)
+            expect(watched.page.locator("#todos li")).to_have_count(len(SCENE))
+            watched.page.screenshot(path=str(shots / f"{name}.png"))
+            watched.check()
+            context.close()
         browser.close()
 
 
@@ -209,8 +348,13 @@ def main():
     parser.add_argument("--token")
     parser.add_argument("--screenshots")
     arguments = parser.parse_args()
-    run(arguments.base.rstrip("/"), arguments.token, arguments.screenshots)
-    print("browser: every flow passed")
+    base = arguments.base.rstrip("/")
+    if arguments.screenshots:
+        screenshots(base, arguments.token, arguments.screenshots)
+        print(f"browser: screenshots in {arguments.screenshots}")
+    else:
+        run(base, arguments.token)
+        print("browser: every flow passed")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 //! The page in a real browser, as users open it: `tests/browser.py` (Debian's Chromium
 //! driven by Playwright; `make test` installs both, and names the Python that has
 //! Playwright in `TODO_TEST_BROWSER_PYTHON`) against `make serve`, in owner mode with a
-//! token the page asks for, and against the Spin build under real `spin up`.
+//! token the page asks for, and against both Spin builds under real `spin up`. One more run
+//! photographs the page for the README (`target/screenshots/`, copied into docs/ by
+//! `make screenshots`).
 
 mod support;
 
@@ -38,8 +40,18 @@ fn browse(base: &str, token: Option<&str>, screenshots: Option<&Path>) {
 fn the_page_works_in_a_browser_under_make_serve() {
     let (_dir, data) = data_dir();
     let server = Server::start_as_make_serve(&data, &[]);
+    browse(&server.base, None, None);
+}
+
+/// The README's pictures (light, dark, narrow), with the digest of the page's files they
+/// show (`page.sha256`): `make screenshots` copies both into docs/screenshots/.
+#[test]
+fn the_page_is_photographed_for_the_readme() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_as_make_serve(&data, &[]);
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     browse(&server.base, None, Some(&screenshots));
+    std::fs::write(screenshots.join("page.sha256"), support::page_digest()).unwrap();
 }
 
 #[test]
@@ -59,6 +71,22 @@ fn the_page_works_in_a_browser_under_spin_up() {
     let _machine = support::spin::one_at_a_time();
     let state = TempDir::new().unwrap();
     let config = SpinUpConfig::new("spin.toml", &[]);
+    let spin = SpinUp::start(&config, support::free_port(), state.path());
+    browse(&spin.base, None, None);
+}
+
+#[test]
+fn the_page_works_in_a_browser_under_spin_up_on_postgres() {
+    let _machine = support::spin::one_at_a_time();
+    let database = support::postgres::Database::create();
+    let state = TempDir::new().unwrap();
+    let config = SpinUpConfig::new(
+        "spin-postgres.toml",
+        &[
+            ("database_url", &database.url),
+            ("database_host", &database.host()),
+        ],
+    );
     let spin = SpinUp::start(&config, support::free_port(), state.path());
     browse(&spin.base, None, None);
 }

@@ -109,3 +109,26 @@ fn the_page_fits_its_budget() {
     }
     assert!(downloaded <= 16 * 1024, "{downloaded} bytes in brotli");
 }
+
+/// The README's pictures show the page as it is: `docs/screenshots/page.sha256` lists the
+/// page's files they were taken of (`make screenshots` takes them anew and writes it).
+#[test]
+fn the_readme_pictures_show_the_page_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shots = root.join("docs/screenshots");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for name in ["light.png", "dark.png", "narrow.png"] {
+        let picture = std::fs::read(shots.join(name)).unwrap();
+        assert!(picture.starts_with(b"\x89PNG"), "{name} is a PNG");
+        assert!(
+            readme.contains(&format!("docs/screenshots/{name}")),
+            "the README shows {name}"
+        );
+    }
+    let recorded = std::fs::read_to_string(shots.join("page.sha256")).unwrap();
+    assert_eq!(
+        recorded,
+        support::page_digest(),
+        "the page's files changed since docs/screenshots/ was taken: run `make screenshots`"
+    );
+}

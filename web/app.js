@@ -174,7 +174,11 @@ function item(todo) {
   label.htmlFor = check.id;
   label.className = "title";
   label.textContent = todo.title;
-  check.addEventListener("change", () => change(todo.id, { isComplete: check.checked }, "PATCH"));
+  // The list is drawn anew after the change: focus goes back to this todo's checkbox, so a
+  // keyboard user toggling with Space stays where they were.
+  check.addEventListener("change", () =>
+    change(todo.id, { isComplete: check.checked }, "PATCH").then(() => focusRow(todo.id)),
+  );
 
   const due = document.createElement("span");
   due.className = "due";
@@ -322,9 +326,14 @@ function field(text, type, value, id) {
   return { wrapper, input, error };
 }
 
+/// Focuses the todo's checkbox; where the todo left the list (a filter, a delete), the
+/// first todo's, else the new todo's title field: never the page's body.
 function focusRow(id) {
-  const row = document.querySelector(`li[data-id="${id}"] input[type="checkbox"]`);
-  if (row) row.focus();
+  const target =
+    document.querySelector(`li[data-id="${id}"] input[type="checkbox"]`) ||
+    document.querySelector('#todos input[type="checkbox"]') ||
+    $("add-title");
+  target.focus();
 }
 
 async function removeTodo(todo) {

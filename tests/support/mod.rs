@@ -648,3 +648,27 @@ pub mod native {
         problem
     }
 }
+
+/// The page's files (`web/`) as `sha256sum web/*` lists them: written beside the
+/// screenshots the browser test takes, and kept with them in docs/screenshots/ (`make
+/// screenshots`), so a test can tell when the pictures no longer show the page.
+pub fn page_digest() -> String {
+    use sha2::Digest;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(root.join("web"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(root.join("web").join(name)).unwrap();
+            let hex: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            format!("{hex}  web/{name}\n")
+        })
+        .collect()
+}
