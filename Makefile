@@ -130,8 +130,16 @@ build-spin-postgres: rust-tools
 	@ls -l $(SPIN_POSTGRES_WASM)
 
 # Everything make bench measures: both builds, both floors, the hand-written Spin peer, the
-# native server, the Spin-faithful host (optimised as a host, profile `host`), and wrk.
-bench-build: tools build build-spin
+# native server, the Spin-faithful host (optimised as a host, profile `host`), wrk, and the
+# three components without the page (`--no-default-features`, one target directory, each
+# copied out as it is built): the baseline for what the page costs.
+API_ONLY_DIR := $(BENCH_DIR)/api-only
+bench-build: tools build build-spin build-spin-postgres
+	for features in portable spin spin-postgres; do \
+		$(WASM_BUILD) --target-dir $(API_ONLY_DIR) --no-default-features \
+			$$([ $$features = portable ] || echo --features $$features) && \
+		cp $(API_ONLY_DIR)/wasm32-wasip2/release/todo_api.wasm $(API_ONLY_DIR)/$$features.wasm \
+			|| exit 1; done
 	$(BENCH_BUILD) --target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml
 	FLOOR_STACK_BYTES=1048576 cargo build --release --target-dir $(BENCH_DIR)/1mib-stack \
 		--target wasm32-wasip2 --manifest-path bench/floor-wasi/Cargo.toml

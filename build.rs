@@ -4,6 +4,7 @@
 //!   brotli would add ~960 KB), and decompresses the gzip one for a client that takes
 //!   neither; the source stays readable;
 //! - compresses the page's files (`web/`) the same way, and writes their table (`page.rs`);
+//!   without the `page` feature, an empty table and a document without the page's paths;
 //! - gives the component a 128 KiB stack instead of Rust's default 1 MiB.
 
 use std::io::Write;
@@ -21,11 +22,21 @@ fn main() {
         println!("cargo:rustc-link-arg-cdylib=-zstack-size={WASM_STACK_BYTES}");
     }
 
+    // Without the `page` feature the page's files are neither carried nor documented.
+    let with_page = std::env::var_os("CARGO_FEATURE_PAGE").is_some();
     let source = "src/openapi.json";
     println!("cargo:rerun-if-changed={source}");
     let text = std::fs::read_to_string(source).expect("read src/openapi.json");
-    let document: serde_json::Value =
+    let mut document: serde_json::Value =
         serde_json::from_str(&text).expect("src/openapi.json is valid JSON");
+    if !with_page {
+        let paths = document["paths"]
+            .as_object_mut()
+            .expect("the document's paths");
+        for (path, _, _) in PAGE_FILES {
+            paths.remove(path);
+        }
+    }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let minified = serde_json::to_string(&document).expect("serialize the OpenAPI document");
     let write = |name: &str, bytes: &[u8]| {
@@ -43,7 +54,7 @@ fn main() {
 
     write("openapi.min.json.gz", &gzipped(minified.as_bytes()));
 
-    page(&out);
+    page(&out, with_page);
 }
 
 /// `bytes` compressed with brotli at its best (quality 11).
@@ -71,16 +82,19 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The page's files: the path each is served at, its name in `web/`, its media type.
+const PAGE_FILES: [(&str, &str, &str); 3] = [
+    ("/", "index.html", "text/html; charset=utf-8"),
+    ("/app.css", "app.css", "text/css; charset=utf-8"),
+    ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+];
+
 /// The page's files (`web/`), each compressed with brotli and gzip into `OUT_DIR`, and
-/// `page.rs`, their table: path, media type, both copies, length, strong entity tag.
-fn page(out: &str) {
-    const FILES: [(&str, &str, &str); 3] = [
-        ("/", "index.html", "text/html; charset=utf-8"),
-        ("/app.css", "app.css", "text/css; charset=utf-8"),
-        ("/app.js", "app.js", "text/javascript; charset=utf-8"),
-    ];
+/// `page.rs`, their table: path, media type, both copies, length, strong entity tag (an
+/// empty table without the page).
+fn page(out: &str, with_page: bool) {
     let mut table = String::from("pub const PAGE_FILES: &[PageFile] = &[\n");
-    for (path, name, media_type) in FILES {
+    for (path, name, media_type) in PAGE_FILES.into_iter().filter(|_| with_page) {
         let source = format!("web/{name}");
         println!("cargo:rerun-if-changed={source}");
         let bytes = std::fs::read(&source).unwrap_or_else(|e| panic!("read {source}: {e}"));

@@ -42,6 +42,7 @@ BENCH_ONLY=scaling: only the sections by number of stored todos.
 BENCH_ONLY=codings: only the sections on compressed and revalidated answers.
 BENCH_ONLY=limiter: only the rate limiter's cost.
 BENCH_ONLY=owners: only owner mode's costs.
+BENCH_ONLY=page: only the page's cost (its bytes, GET /todos/{id} with and without it).
 
 Usage: bench/run.py WASMTIME NATIVE_SERVER   (make bench builds everything first;
 the native server is bench/native-server, the floors bench/floor-*)
@@ -90,6 +91,16 @@ SPIN_APPS = {
     "peer-spin-sqlite": (ROOT / "bench/peer-spin-sqlite/spin.toml", None),
     "floor-spin-sdk-spin": (ROOT / "bench/floor-spin-sdk/spin.toml", None),
 }
+# The three builds without the page (`--no-default-features`, make bench-build), beside the
+# builds with it: the baseline of the page's cost. `api-only` serves as the portable kind.
+API_ONLY = ROOT / "target/bench/api-only"
+PAGE_BUILDS = {
+    "portable": (WASM["todo"], API_ONLY / "portable.wasm"),
+    "Spin": (SPIN_APPS["todo-spin"][1], API_ONLY / "spin.wasm"),
+    "Spin on PostgreSQL": (ROOT / "target/spin-postgres/wasm32-wasip2/release/todo_api.wasm",
+                           API_ONLY / "spin-postgres.wasm"),
+}
+SPIN_APPS["api-only-spin"] = (ROOT / "spin.toml", API_ONLY / "spin.wasm")
 SPIN_BEFORE = os.environ.get("BENCH_SPIN_BEFORE")
 if SPIN_BEFORE:
     SPIN_APPS["todo-spin-before"] = (ROOT / "spin.toml", Path(SPIN_BEFORE))
@@ -176,7 +187,8 @@ class Server:
         else:
             pooled = kind.endswith("-pooled")
             kind = kind.removesuffix("-pooled")
-            wasm = WASM["todo" if kind.startswith("todo") else kind]
+            wasm = API_ONLY / "portable.wasm" if kind == "api-only" else \
+                WASM["todo" if kind.startswith("todo") else kind]
             command = [wasmtime, "serve", "-S", "cli", "--addr", address] + (POOLED if pooled else [])
             # The floors too: wasmtime serve opens a granted directory for every request,
             # whether the component reads it or not, so the same flags for all.
@@ -702,6 +714,51 @@ def owners(wasmtime, native, work):
     return results
 
 
+PAGE_ROUNDS = 1 if QUICK else 5
+
+
+def page(wasmtime, native, work):
+    """The bytes the page adds to each component (each build against the same build
+    without it), and GET /todos/{id} at 8 connections with the page and without it, in
+    turn, PAGE_ROUNDS times: under make serve's flags (the directory store) and under spin
+    up (the Spin build, SQLite). Each side's median, and its spread (lowest to highest)."""
+    results = {"bytes": {}, "by_id": {}}
+    for build, (with_page, api_only) in PAGE_BUILDS.items():
+        added = with_page.stat().st_size - api_only.stat().st_size
+        results["bytes"][build] = {"with": with_page.stat().st_size, "without": api_only.stat().st_size,
+                                   "added": added}
+        print(f"  {build:20} {with_page.stat().st_size:,} bytes, without the page "
+              f"{api_only.stat().st_size:,}: +{added:,}", flush=True)
+    spin_database = spin_seed(wasmtime, native, work, "page-spin-seed")
+    kinds_by_host = {
+        "make serve (directory store)": ("todo-pooled", "api-only-pooled"),
+        "spin up (Spin build, SQLite)": ("todo-spin", "api-only-spin"),
+    }
+    for host, kinds in kinds_by_host.items():
+        rounds = {"with": [], "without": []}
+        for _ in range(PAGE_ROUNDS):
+            for side, kind in zip(rounds, kinds):
+                data = work / f"page-{kind}-{len(rounds[side])}"
+                data.mkdir()
+                seed_for(kind, data, spin_database)
+                server = Server(kind, wasmtime, native, data)
+                server.wait_ready()
+                rounds[side].append(wrk(server.base + f"/todos/{PAGE // 2}", 8, DURATION))
+                server.stop()
+        m = {}
+        for side, runs in rounds.items():
+            ordered = sorted(runs, key=lambda run: run["rps"])
+            m[side] = dict(ordered[len(ordered) // 2], low=ordered[0]["rps"], high=ordered[-1]["rps"])
+        m["ratio"] = ratio(m["with"]["rps"], m["without"]["rps"])
+        # Unchanged within the spread: the ranges of the two sides' rounds overlap.
+        m["overlap"] = m["with"]["low"] <= m["without"]["high"] and m["without"]["low"] <= m["with"]["high"]
+        results["by_id"][host] = m
+        print(f"  {host:30} with the page {m['with']['rps']:.0f} req/s ({m['with']['low']:.0f}-"
+              f"{m['with']['high']:.0f}), without {m['without']['rps']:.0f} ({m['without']['low']:.0f}-"
+              f"{m['without']['high']:.0f}): {m['ratio']:.2f}", flush=True)
+    return results
+
+
 def seed_owned(kind, path, count, owners_count):
     subprocess.run([str(SEED), kind, str(path), str(count), str(owners_count)], check=True)
 
@@ -1092,6 +1149,33 @@ def markdown(results):
             f"{b['owner']['rps']:.0f} req/s (p50 {b['owner']['p50_ms']:.3f} ms): **{b['ratio']:.2f}** of the shared list's",
             "throughput (each request verifies its token).",
         ]
+    if "page" in results:
+        p = results["page"]
+        lines += [
+            "",
+            "## The page's cost",
+            "",
+            "Each component with the page (`web/`, served at `/`) and built without it",
+            "(`--no-default-features`):",
+            "",
+            "| component | with the page (bytes) | without (bytes) | added | budget |",
+            "|---|---|---|---|---|",
+        ]
+        for build, b in p["bytes"].items():
+            lines.append(f"| {build} | {b['with']:,} | {b['without']:,} | {b['added']:,} | 49,152 |")
+        lines += [
+            "",
+            f"`GET /todos/{{id}}` at 8 connections with the page and without it, in turn, {PAGE_ROUNDS}",
+            "rounds: each side's median and its spread (lowest to highest round).",
+            "",
+            "| host | with the page (req/s) | spread | without (req/s) | spread | with ÷ without | within the spread |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for host, m in p["by_id"].items():
+            w, o = m["with"], m["without"]
+            lines.append(
+                f"| {host} | {w['rps']:.0f} | {w['low']:.0f}-{w['high']:.0f} | {o['rps']:.0f} | "
+                f"{o['low']:.0f}-{o['high']:.0f} | {m['ratio']:.2f} | {'yes' if m['overlap'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -1197,7 +1281,7 @@ def main():
         return
     # Measures one section again into the last results.
     again = {"hosts": hosts, "scaling": scaling, "codings": codings, "limiter": limiter,
-             "owners": owners}.get(
+             "owners": owners, "page": page}.get(
         os.environ.get("BENCH_ONLY", ""))
     if again:
         suffix = "-quick" if QUICK else ""
@@ -1243,6 +1327,8 @@ def main():
         results["limiter"] = limiter(wasmtime, native, work)
         print("owner mode:", flush=True)
         results["owners"] = owners(wasmtime, native, work)
+        print("the page's cost:", flush=True)
+        results["page"] = page(wasmtime, native, work)
         write_results(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
