@@ -48,6 +48,9 @@ class Watched:
         self.page = context.new_page()
         self.page.on("console", self.console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        # The token travels in the Authorization header only, never in a URL.
+        self.page.on("request", lambda r: token and token in r.url
+                     and self.problems.append(f"the token in a URL: {r.url}"))
         self.page.on("response", lambda r: self.loading and r.status >= 400
                      and self.problems.append(f"{r.status} for {r.url} while loading"))
         self.page.add_init_script(
@@ -278,9 +281,16 @@ def keyboard_only(watched):
     expect(page.locator("#todos li").first).to_have_class("todo done")
     expect(page.locator(f"#done-{new_id}")).to_be_focused()
 
-    # Edit: Enter on Edit, the title selected, Enter saves; the focus comes back to the row.
+    # Edit: Enter on Edit, the title selected; an empty title is refused in words beside
+    # the field, which keeps the focus; Enter saves; the focus comes back to the row.
     tab_to(page, "Edit “Call the plumber”")
     page.keyboard.press("Enter")
+    expect(page.locator(f"#edit-title-{new_id}")).to_be_focused()
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Enter")
+    error = page.locator(f"#edit-title-{new_id}-error")
+    expect(error).to_be_visible()
+    assert "{" not in error.inner_text(), error.inner_text()
     expect(page.locator(f"#edit-title-{new_id}")).to_be_focused()
     page.keyboard.type("Call the plumber today")
     page.keyboard.press("Enter")
