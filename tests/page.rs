@@ -19,14 +19,18 @@ const FILES: [(&str, &str, &str); 3] = [
     ("/app.js", "web/app.js", "text/javascript; charset=utf-8"),
 ];
 
-fn get(path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {
+fn send(method: &str, path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {
     let dir = TempDir::new().unwrap();
     let store = DirStore::new(dir.path());
     api::handle(
         &store,
         &Config::default(),
-        request("GET", path, headers, &b""[..]),
+        request(method, path, headers, &b""[..]),
     )
+}
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {
+    send("GET", path, headers)
 }
 
 fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> &'a str {
@@ -80,6 +84,37 @@ fn every_file_is_served_in_every_coding_as_it_is() {
         }
         tags.dedup();
         assert_eq!(tags.len(), 3, "a tag per coding: {tags:?}");
+    }
+}
+
+/// HEAD answers GET's headers without content; the files take GET, HEAD and OPTIONS only.
+#[test]
+fn head_options_and_other_methods_on_the_pages_files() {
+    for (path, _, _) in FILES {
+        for coding in ["identity", "gzip", "br"] {
+            let get = get(path, &[("accept-encoding", coding)]);
+            let head = send("HEAD", path, &[("accept-encoding", coding)]);
+            assert_eq!(head.status(), 200, "HEAD {path} {coding}");
+            // The length GET's content has (which the host gives GET from its body).
+            assert_eq!(
+                header(&head, "content-length"),
+                get.body().len().to_string(),
+                "HEAD {path} {coding}"
+            );
+            let mut head_headers = head.headers().clone();
+            head_headers.remove("content-length");
+            assert_eq!(&head_headers, get.headers(), "HEAD {path} {coding}");
+            assert!(head.body().is_empty());
+        }
+        let options = send("OPTIONS", path, &[]);
+        assert_eq!(options.status(), 204, "OPTIONS {path}");
+        assert_eq!(header(&options, "allow"), "GET, HEAD, OPTIONS");
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            let refused = send(method, path, &[]);
+            assert_eq!(refused.status(), 405, "{method} {path}");
+            assert_eq!(header(&refused, "allow"), "GET, HEAD, OPTIONS");
+            assert_eq!(header(&refused, "content-type"), "application/problem+json");
+        }
     }
 }
 
