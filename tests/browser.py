@@ -297,15 +297,16 @@ def keyboard_only(watched):
     expect(first.locator(".title")).to_have_text("Call the plumber today")
     expect(page.locator(f"#done-{new_id}")).to_be_focused()
 
-    # Delete: Enter on Delete; the focus goes to the new todo's title.
+    # Delete: Enter on Delete; the focus goes to the todo that takes its place.
+    next_id = page.locator("#todos li").nth(1).get_attribute("data-id")
     tab_to(page, "Delete “Call the plumber today”")
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_contain_text("Deleted “Call the plumber today”")
-    expect(page.locator("#add-title")).to_be_focused()
     expect(page.locator(f"li[data-id='{new_id}']")).to_have_count(0)
+    expect(page.locator(f"#done-{next_id}")).to_be_focused()
 
     # Filter with the arrow keys within the radio group (one stop in the focus order).
-    tab_to(page, "filter:all")
+    tab_to(page, "filter:all", backwards=True)
     page.keyboard.press("ArrowRight")
     expect(page.locator("input[name=filter][value=active]")).to_be_checked()
     expect(page.locator("#todos li.done")).to_have_count(0)

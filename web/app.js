@@ -336,7 +336,14 @@ function focusRow(id) {
   target.focus();
 }
 
+/// Deletes with If-Match; the focus then goes to the todo in the deleted one's place.
 async function removeTodo(todo) {
+  const place = [...$("todos").children].findIndex((row) => row.dataset.id === String(todo.id));
+  await deleteTodo(todo);
+  focusPlace(place);
+}
+
+async function deleteTodo(todo) {
   const now = await current(todo.id);
   if (!now) {
     announce("That todo is gone already.");
@@ -349,8 +356,14 @@ async function removeTodo(todo) {
   }
   if (!response.ok && response.status !== 404) return showProblem(body, response);
   announce(`Deleted “${now.todo.title}”.`);
-  await load();
-  $("add-title").focus();
+  return load();
+}
+
+/// Focuses the checkbox of the todo at `place` in the list (the last one, where the list is
+/// shorter now), else the new todo's title field.
+function focusPlace(place) {
+  const boxes = document.querySelectorAll('#todos input[type="checkbox"]');
+  (boxes[Math.min(place, boxes.length - 1)] || $("add-title")).focus();
 }
 
 async function add(event) {
