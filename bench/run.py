@@ -724,11 +724,9 @@ def page(wasmtime, native, work):
     up (the Spin build, SQLite). Each side's median, and its spread (lowest to highest)."""
     results = {"bytes": {}, "by_id": {}}
     for build, (with_page, api_only) in PAGE_BUILDS.items():
-        added = with_page.stat().st_size - api_only.stat().st_size
-        results["bytes"][build] = {"with": with_page.stat().st_size, "without": api_only.stat().st_size,
-                                   "added": added}
-        print(f"  {build:20} {with_page.stat().st_size:,} bytes, without the page "
-              f"{api_only.stat().st_size:,}: +{added:,}", flush=True)
+        size, without = with_page.stat().st_size, api_only.stat().st_size
+        results["bytes"][build] = {"with": size, "without": without, "added": size - without}
+        print(f"  {build:20} {size:,} bytes, without the page {without:,}: +{size - without:,}", flush=True)
     spin_database = spin_seed(wasmtime, native, work, "page-spin-seed")
     kinds_by_host = {
         "make serve (directory store)": ("todo-pooled", "api-only-pooled"),

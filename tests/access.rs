@@ -5,30 +5,17 @@ mod support;
 
 use http::Response;
 use serde_json::{Value, json};
-use support::native::{body, problem, request};
-use tempfile::TempDir;
+use support::native::{Api, body, problem, request};
 use todo_api::api;
 use todo_api::config::{Config, ConfigError};
 use todo_api::store::dir::DirStore;
 use todo_api::testing::tokens::{self, SECRET};
 
-struct Api {
-    store: DirStore,
-    config: Config,
-    _dir: TempDir,
+fn api(settings: &[(&str, &str)]) -> Api<DirStore> {
+    Api::on_dir(todo_api::testing::config_of(settings).expect("valid settings"))
 }
 
-fn api(settings: &[(&str, &str)]) -> Api {
-    let config = todo_api::testing::config_of(settings).expect("valid settings");
-    let dir = TempDir::new().unwrap();
-    Api {
-        store: DirStore::new(dir.path()),
-        config,
-        _dir: dir,
-    }
-}
-
-impl Api {
+impl Api<DirStore> {
     fn send(
         &self,
         method: &str,
@@ -36,11 +23,7 @@ impl Api {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response<Vec<u8>> {
-        api::handle(
-            &self.store,
-            &self.config,
-            request(method, path, headers, body.as_bytes()),
-        )
+        self.handle(method, path, headers, body.as_bytes())
     }
 
     /// Creates a todo, sending `authorization` as it is.
@@ -647,7 +630,7 @@ fn a_401_to_an_allowed_origin_is_readable_by_the_browser() {
 // Rate limiting
 
 /// What the store holds, read past the API (and past its rate limit).
-fn stored_titles(api: &Api) -> Vec<String> {
+fn stored_titles(api: &Api<DirStore>) -> Vec<String> {
     use todo_api::store::{ListQuery, Store};
     let page = api.store.list(&ListQuery::default()).unwrap();
     page.items

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use http::Response;
 use serde_json::{Value, json};
-use support::native::{body, problem, request};
+use support::native::{Api, body, problem, request};
 use tempfile::TempDir;
 use todo_api::api;
 use todo_api::config::Config;
@@ -16,39 +16,9 @@ use todo_api::store::sqlite::SqliteStore;
 use todo_api::store::{ListPage, ListQuery, Owners, Store, StoreResult, Versioned, Written};
 use todo_api::todo::{TodoFields, TodoId};
 
-struct Api<S> {
-    store: S,
-    config: Config,
-    _dir: TempDir,
-}
-
-fn dir_api() -> Api<DirStore> {
-    let dir = TempDir::new().unwrap();
-    Api {
-        store: DirStore::new(dir.path()),
-        config: Config::default(),
-        _dir: dir,
-    }
-}
-
-fn sqlite_api() -> Api<SqliteStore<todo_api::testing::RusqliteExecutor>> {
-    let dir = TempDir::new().unwrap();
-    Api {
-        store: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
-            &dir.path().join("t.db"),
-        )),
-        config: Config::default(),
-        _dir: dir,
-    }
-}
-
-fn postgres_api() -> Api<SqliteStore<support::postgres::PostgresExecutor>> {
-    let database = support::postgres::Database::create();
-    Api {
-        store: SqliteStore::new(support::postgres::PostgresExecutor::connect(&database.url)),
-        config: Config::default(),
-        _dir: TempDir::new().unwrap(),
-    }
+/// The settings of every test here: the defaults.
+fn defaults() -> Config {
+    Config::default()
 }
 
 impl<S: Owners> Api<S> {
@@ -59,21 +29,7 @@ impl<S: Owners> Api<S> {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response<Vec<u8>> {
-        self.send_reader(method, path, headers, body)
-    }
-
-    fn send_reader(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: impl Read,
-    ) -> Response<Vec<u8>> {
-        api::handle(
-            &self.store,
-            &self.config,
-            request(method, path, headers, body),
-        )
+        self.handle(method, path, headers, body)
     }
 
     fn get(&self, path: &str) -> Response<Vec<u8>> {
@@ -482,14 +438,14 @@ fn an_oversized_body_answers_413_without_being_read_to_the_end<S: Owners>(api: A
         remaining: 10_000_000,
         read: &read,
     };
-    problem(&api.send_reader("POST", "/todos", &declared, body), 413);
+    problem(&api.handle("POST", "/todos", &declared, body), 413);
     assert_eq!(read.get(), 0);
     // Undeclared (chunked) and too large: refused after at most limit + 1 bytes.
     let body = CountingBody {
         remaining: 10_000_000,
         read: &read,
     };
-    problem(&api.send_reader("POST", "/todos", &[JSON], body), 413);
+    problem(&api.handle("POST", "/todos", &[JSON], body), 413);
     assert!(read.get() <= limit + 1, "read {} bytes", read.get());
     // Exactly at the limit is accepted.
     let title = "x".repeat(100);
@@ -1235,21 +1191,8 @@ fn search_matches_titles_ignoring_case_and_sorts_by_every_key<S: Owners>(api: Ap
     assert!(header(&api.get("/todos?title=%20&pageSize=1"), "link").contains("title=+&"));
 }
 
-macro_rules! on_every_store {
-    ($($test:ident),* $(,)?) => {
-        mod dir_store {
-            $(#[test] fn $test() { super::$test(super::dir_api()); })*
-        }
-        mod sqlite_store {
-            $(#[test] fn $test() { super::$test(super::sqlite_api()); })*
-        }
-        mod postgres_store {
-            $(#[test] fn $test() { super::$test(super::postgres_api()); })*
-        }
-    };
-}
-
-on_every_store!(
+crate::on_every_store!(
+    defaults;
     post_creates_with_201_location_etag_and_body,
     post_ignores_a_client_sent_id,
     get_by_id_answers_200_with_etag_and_304_when_it_matches,
@@ -1288,11 +1231,7 @@ on_every_store!(
 fn a_store_that_is_down_answers_503_without_internals_and_readyz_says_not_ready() {
     let dir = TempDir::new().unwrap();
     let secret_path = dir.path().join("secret-missing-dir");
-    let api = Api {
-        store: DirStore::new(&secret_path),
-        config: Config::default(),
-        _dir: TempDir::new().unwrap(),
-    };
+    let api = Api::over(DirStore::new(&secret_path), Config::default());
     for response in [api.get("/readyz"), api.post(json!({"title": "a"}))] {
         let problem = problem(&response, 503);
         assert!(
@@ -1309,9 +1248,9 @@ fn a_store_that_is_down_answers_503_without_internals_and_readyz_says_not_ready(
 
 #[test]
 fn an_unreadable_record_answers_500_without_internals() {
-    let api = dir_api();
+    let api = Api::on_dir(defaults());
     api.post(json!({"title": "a"}));
-    std::fs::write(api._dir.path().join("todos/1/1.json"), b"not json").unwrap();
+    std::fs::write(api.dir.path().join("todos/1/1.json"), b"not json").unwrap();
     let problem = problem(&api.get("/todos/1"), 500);
     assert!(!problem.to_string().contains("1.json"), "{problem}");
 }
@@ -1319,7 +1258,7 @@ fn an_unreadable_record_answers_500_without_internals() {
 #[test]
 fn preconditions_are_judged_before_the_content() {
     // RFC 9110 §13.2.1: a stale If-Match with an invalid body is 412, not 400.
-    let api = dir_api();
+    let api = Api::on_dir(defaults());
     api.post(json!({"title": "a"}));
     let stale = [
         ("content-type", "application/merge-patch+json"),

@@ -80,13 +80,7 @@ fn the_page_works_in_a_browser_under_spin_up_on_postgres() {
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let config = SpinUpConfig::new(
-        "spin-postgres.toml",
-        &[
-            ("database_url", &database.url),
-            ("database_host", &database.host()),
-        ],
-    );
+    let config = SpinUpConfig::on_postgres(&database.url, &database.host());
     let spin = SpinUp::start(&config, support::free_port(), state.path());
     browse(&spin.base, None, None);
 }

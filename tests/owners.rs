@@ -7,13 +7,9 @@ mod support;
 
 use http::Response;
 use serde_json::{Value, json};
-use support::native::{body, problem, request};
-use tempfile::TempDir;
-use todo_api::api;
+use support::native::{Api, body, problem};
 use todo_api::config::Config;
 use todo_api::store::Owners;
-use todo_api::store::dir::DirStore;
-use todo_api::store::sqlite::SqliteStore;
 use todo_api::testing::config_of;
 use todo_api::testing::tokens::{self, SECRET};
 
@@ -24,39 +20,9 @@ const OWNER_MODE: &[(&str, &str)] = &[
     ("jwt_admin_scope", "todos:admin"),
 ];
 
-struct Api<S> {
-    store: S,
-    config: Config,
-    _dir: TempDir,
-}
-
-fn dir_api() -> Api<DirStore> {
-    let dir = TempDir::new().unwrap();
-    Api {
-        store: DirStore::new(dir.path()),
-        config: config_of(OWNER_MODE).unwrap(),
-        _dir: dir,
-    }
-}
-
-fn sqlite_api() -> Api<SqliteStore<todo_api::testing::RusqliteExecutor>> {
-    let dir = TempDir::new().unwrap();
-    Api {
-        store: SqliteStore::new(todo_api::testing::RusqliteExecutor::open(
-            &dir.path().join("t.db"),
-        )),
-        config: config_of(OWNER_MODE).unwrap(),
-        _dir: dir,
-    }
-}
-
-fn postgres_api() -> Api<SqliteStore<support::postgres::PostgresExecutor>> {
-    let database = support::postgres::Database::create();
-    Api {
-        store: SqliteStore::new(support::postgres::PostgresExecutor::connect(&database.url)),
-        config: config_of(OWNER_MODE).unwrap(),
-        _dir: TempDir::new().unwrap(),
-    }
+/// Every test here runs in owner mode.
+fn owner_mode() -> Config {
+    config_of(OWNER_MODE).unwrap()
 }
 
 /// A token of `sub`, with `scope` where given.
@@ -92,11 +58,7 @@ impl<S: Owners> Api<S> {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response<Vec<u8>> {
-        api::handle(
-            &self.store,
-            &self.config,
-            request(method, path, headers, body.as_bytes()),
-        )
+        self.handle(method, path, headers, body.as_bytes())
     }
 
     /// Creates a todo as `auth`; its id.
@@ -486,21 +448,8 @@ fn owner_settings_need_a_key_and_admins_need_owner_mode() {
     assert_eq!(bad_scope.setting, "jwt_admin_scope");
 }
 
-macro_rules! on_every_store {
-    ($($test:ident),* $(,)?) => {
-        mod dir_store {
-            $(#[test] fn $test() { super::$test(super::dir_api()); })*
-        }
-        mod sqlite_store {
-            $(#[test] fn $test() { super::$test(super::sqlite_api()); })*
-        }
-        mod postgres_store {
-            $(#[test] fn $test() { super::$test(super::postgres_api()); })*
-        }
-    };
-}
-
-on_every_store!(
+crate::on_every_store!(
+    owner_mode;
     each_owner_lists_only_its_own_todos,
     another_owners_todo_is_a_todo_that_never_existed,
     every_request_needs_a_token_naming_its_owner,

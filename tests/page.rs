@@ -7,11 +7,8 @@ mod support;
 use std::io::Read;
 
 use http::Response;
-use support::native::request;
-use tempfile::TempDir;
-use todo_api::api;
+use support::native::Api;
 use todo_api::config::Config;
-use todo_api::store::dir::DirStore;
 
 const FILES: [(&str, &str, &str); 3] = [
     ("/", "web/index.html", "text/html; charset=utf-8"),
@@ -20,13 +17,7 @@ const FILES: [(&str, &str, &str); 3] = [
 ];
 
 fn send(method: &str, path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {
-    let dir = TempDir::new().unwrap();
-    let store = DirStore::new(dir.path());
-    api::handle(
-        &store,
-        &Config::default(),
-        request(method, path, headers, &b""[..]),
-    )
+    Api::on_dir(Config::default()).handle(method, path, headers, &b""[..])
 }
 
 fn get(path: &str, headers: &[(&str, &str)]) -> Response<Vec<u8>> {

@@ -969,13 +969,7 @@ fn three_spin_up_replicas_of_the_postgres_build_share_one_database_through_a_kil
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let config = support::spin::SpinUpConfig::new(
-        "spin-postgres.toml",
-        &[
-            ("database_url", &database.url),
-            ("database_host", &database.host()),
-        ],
-    );
+    let config = support::spin::SpinUpConfig::on_postgres(&database.url, &database.host());
     let run = replicas_survive_a_kill(3, RECOVERY, spin_up_replica(config, state.path()), || {});
     report("PostgreSQL Spin build, three spin up replicas", &run);
 }
@@ -1057,14 +1051,8 @@ fn owners_keep_their_ledgers_across_three_spin_up_replicas_of_the_postgres_build
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let config = support::spin::SpinUpConfig::new(
-        "spin-postgres.toml",
-        &[
-            ("database_url", &database.url),
-            ("database_host", &database.host()),
-        ],
-    )
-    .with_settings(support::black_box::OWNER_MODE);
+    let config = support::spin::SpinUpConfig::on_postgres(&database.url, &database.host())
+        .with_settings(support::black_box::OWNER_MODE);
     let run = replicas_survive_a_kill_as(
         3,
         RECOVERY,
@@ -1345,14 +1333,8 @@ fn the_rate_limit_holds_across_three_spin_up_replicas_of_the_postgres_build() {
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let config = support::spin::SpinUpConfig::new(
-        "spin-postgres.toml",
-        &[
-            ("database_url", &database.url),
-            ("database_host", &database.host()),
-            ("rate_limit", REPLICA_RATE_LIMIT),
-        ],
-    );
+    let config = support::spin::SpinUpConfig::on_postgres(&database.url, &database.host())
+        .with_settings(&[("TODO_RATE_LIMIT", REPLICA_RATE_LIMIT)]);
     let replicas: Vec<support::spin::SpinUp> = (0..3)
         .map(|n| {
             support::spin::SpinUp::start(

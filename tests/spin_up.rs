@@ -100,10 +100,7 @@ fn the_postgres_build_passes_the_black_box_suite_under_spin_up() {
                 url
             })
             .clone();
-        SpinUpConfig::new(
-            "spin-postgres.toml",
-            &[("database_url", &url.0), ("database_host", &url.1)],
-        )
+        SpinUpConfig::on_postgres(&url.0, &url.1)
     });
 }
 
@@ -114,13 +111,7 @@ fn two_spin_up_replicas_on_one_postgres_database_give_lists_the_same_tags() {
     let _machine = support::spin::one_at_a_time();
     let database = support::postgres::Database::create();
     let state = TempDir::new().unwrap();
-    let config = SpinUpConfig::new(
-        "spin-postgres.toml",
-        &[
-            ("database_url", &database.url),
-            ("database_host", &database.host()),
-        ],
-    );
+    let config = SpinUpConfig::on_postgres(&database.url, &database.host());
     let first = SpinUp::start(&config, support::free_port(), &state.path().join("first"));
     let second = SpinUp::start(&config, support::free_port(), &state.path().join("second"));
     support::black_box::list_tags_agree_across_replicas(

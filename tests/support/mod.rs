@@ -612,8 +612,106 @@ impl Reply {
 
 /// The core called natively: requests as a host hands them over, and checks on answers.
 pub mod native {
+    use std::io::Read;
+
     use http::{Method, Request, Response};
     use serde_json::Value;
+    use tempfile::TempDir;
+    use todo_api::config::Config;
+    use todo_api::store::Owners;
+    use todo_api::store::dir::DirStore;
+    use todo_api::store::sqlite::SqliteStore;
+    use todo_api::testing::{PostgresExecutor, RusqliteExecutor};
+
+    /// The API over one store, called directly with `config`; the store's directory `dir`
+    /// lasts as long as it (a PostgreSQL database, as long as the test's server).
+    pub struct Api<S> {
+        pub store: S,
+        pub config: Config,
+        pub dir: TempDir,
+    }
+
+    impl<S: Owners> Api<S> {
+        /// The API over `store`, made by the caller.
+        pub fn over(store: S, config: Config) -> Self {
+            Self {
+                store,
+                config,
+                dir: TempDir::new().unwrap(),
+            }
+        }
+
+        /// What the API answers `method path` with `headers` and `body`.
+        pub fn handle(
+            &self,
+            method: &str,
+            path: &str,
+            headers: &[(&str, &str)],
+            body: impl Read,
+        ) -> Response<Vec<u8>> {
+            todo_api::api::handle(
+                &self.store,
+                &self.config,
+                request(method, path, headers, body),
+            )
+        }
+    }
+
+    impl Api<DirStore> {
+        /// On the directory store, in a new temporary directory.
+        pub fn on_dir(config: Config) -> Self {
+            let dir = TempDir::new().unwrap();
+            Self {
+                store: DirStore::new(dir.path()),
+                config,
+                dir,
+            }
+        }
+    }
+
+    impl Api<SqliteStore<RusqliteExecutor>> {
+        /// On the SQL store over a new SQLite file (rusqlite, the component's SQL).
+        pub fn on_sqlite(config: Config) -> Self {
+            let dir = TempDir::new().unwrap();
+            Self {
+                store: SqliteStore::new(RusqliteExecutor::open(&dir.path().join("t.db"))),
+                config,
+                dir,
+            }
+        }
+    }
+
+    impl Api<SqliteStore<PostgresExecutor>> {
+        /// On the SQL store over a new database of the test's PostgreSQL server.
+        pub fn on_postgres(config: Config) -> Self {
+            let database = super::postgres::Database::create();
+            Self::over(
+                SqliteStore::new(PostgresExecutor::connect(&database.url)),
+                config,
+            )
+        }
+    }
+
+    /// Runs each test function (taking an [`Api`]) on every store, as `dir_store::NAME`,
+    /// `sqlite_store::NAME` and `postgres_store::NAME`, with the `Config` that the function
+    /// `$config` of the calling file gives.
+    #[macro_export]
+    macro_rules! on_every_store {
+        ($config:ident; $($test:ident),* $(,)?) => {
+            mod dir_store {
+                use $crate::support::native::Api;
+                $(#[test] fn $test() { super::$test(Api::on_dir(super::$config())); })*
+            }
+            mod sqlite_store {
+                use $crate::support::native::Api;
+                $(#[test] fn $test() { super::$test(Api::on_sqlite(super::$config())); })*
+            }
+            mod postgres_store {
+                use $crate::support::native::Api;
+                $(#[test] fn $test() { super::$test(Api::on_postgres(super::$config())); })*
+            }
+        };
+    }
 
     pub fn request<B>(method: &str, path: &str, headers: &[(&str, &str)], body: B) -> Request<B> {
         let mut request = Request::builder()

@@ -87,6 +87,15 @@ impl SpinUpConfig {
         }
     }
 
+    /// The Spin build on PostgreSQL (`spin-postgres.toml`) with its database at `url`, on
+    /// the server at `host` (the one outbound host the manifest allows).
+    pub fn on_postgres(url: &str, host: &str) -> Self {
+        Self::new(
+            "spin-postgres.toml",
+            &[("database_url", url), ("database_host", host)],
+        )
+    }
+
     /// The same, with `settings` given as `make serve` takes them (`TODO_*` environment
     /// variables) added as the application variables Spin reads them from.
     pub fn with_settings(mut self, settings: &[(&str, &str)]) -> Self {
